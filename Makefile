@@ -1,0 +1,22 @@
+# Two entry points a newcomer needs: `make demo` (simulate the skill on the bundled sample)
+# and `make test` (the whole suite, as CI runs it). Both set up .venv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STUB_SRC := $(shell find stubs -name '*.py' -o -name 'pyproject.toml' 2>/dev/null)
+
+$(VENV)/.runtime: requirements.txt $(STUB_SRC)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt ./stubs
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+.PHONY: demo test
+demo: $(VENV)/.runtime
+	$(PY) main.py
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q test

@@ -1,0 +1,1 @@
+"""PC-only tools: model import/export, evaluation, training, benchmarks. Never shipped."""
