@@ -1,0 +1,280 @@
+"""MediaPipe's selfie-segmentation network written out in PyTorch.
+
+Architecture as read from `selfie_segmentation*.tflite` (mediapipe 0.10.14); both variants share
+it and differ only in input size (landscape 144x256, square 256x256) and weights:
+
+    stem      3x3/2 conv 3->16, hard-swish                                   (H/2)   skip 3
+    encoder   8 inverted residuals, a truncated MobileNetV3-small:
+              16 -> 16   3x3/2 relu  SE                                      (H/4)   skip 2
+              16 -> 24   3x3/2 relu                                          (H/8)
+              24 -> 24   3x3   relu  + residual                                      skip 1
+              24 -> 32   5x5/2 hswish SE, then four 32 -> 32 5x5 hswish SE + residual (H/16)
+    lraspp    LR-ASPP head: relu(1x1 conv) * sigmoid(1x1 conv(global mean))   32 -> 128
+    decoder   3 stages, each: x2 bilinear upsample, 1x1 conv, SE-gated skip merge,
+              1x1 conv + relu, then a residual relu 3x3 depthwise conv      128->24->16->16
+    head      2x2/2 transposed conv 16 -> 1 (+bias), sigmoid                 (H)
+
+Facts that matter for anyone re-implementing it (e.g. with Caffe layers):
+- Upsampling is tflite RESIZE_BILINEAR with align_corners=False, half_pixel_centers=True, i.e.
+  F.interpolate(mode="bilinear", align_corners=False) (ONNX Resize "half_pixel"/"pytorch_half_pixel",
+  identical for a x2 upsample): out[i] samples in[(i + 0.5) / 2 - 0.5], clamped at the edges.
+- Strided convs use TensorFlow "SAME" padding, which is asymmetric for even inputs: 3x3/2 pads
+  (top/left 0, bottom/right 1), 5x5/2 pads (1, 2). Stride-1 convs pad k//2 on every side.
+- Global pooling is a plain spatial mean (MEAN in the landscape file, a full-size
+  AVERAGE_POOL_2D in the square one). SE gates use relu then sigmoid (not hard-sigmoid).
+- The head is MediaPipe's custom op Convolution2DTransposeBias (SAME, stride 2, 2x2 kernel):
+  with kernel == stride nothing overlaps and no padding is cut, so it is exactly
+  ConvTranspose2d(16, 1, 2, stride=2).
+- Input: RGB in [0, 1] (value / 255), the image stretched to the input size without keeping
+  the aspect ratio (MediaPipe's ImageToTensorCalculator, output_tensor_float_range [0, 1]).
+
+The optional previous-alpha input is our extension: a fourth input channel of the stem conv.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+INPUT_SIZES = {"landscape": (144, 256), "square": (256, 256)}
+
+# (in, expanded, out, kernel, stride, activation, squeeze channels or None)
+ENCODER_CONFIG = (
+    (16, 16, 16, 3, 2, "relu", 8),
+    (16, 72, 24, 3, 2, "relu", None),
+    (24, 88, 24, 3, 1, "relu", None),
+    (24, 96, 32, 5, 2, "hswish", 24),
+    (32, 128, 32, 5, 1, "hswish", 32),
+    (32, 128, 32, 5, 1, "hswish", 32),
+    (32, 96, 32, 5, 1, "hswish", 24),
+    (32, 96, 32, 5, 1, "hswish", 24),
+)
+# encoder blocks whose outputs (with the stem's) feed the decoder, deepest skip to first stage
+SKIP_BLOCKS = (0, 2)
+LRASPP_CHANNELS = 128
+DECODER_CHANNELS = (24, 16, 16)  # stage outputs; each equals its skip's channel count
+
+
+class HardSwish(nn.Module):
+    """x * relu6(x + 3) / 6. Written as x * hardsigmoid(x) so opset 11 exports it as
+    HardSigmoid(alpha=1/6, beta=0.5) + Mul (HardSwish only exists from opset 14)."""
+
+    def forward(self, x):
+        return x * F.hardsigmoid(x)
+
+
+def _activation(name):
+    return HardSwish() if name == "hswish" else nn.ReLU()
+
+
+def tf_same_pads(size, kernel, stride):
+    """(before, after) padding of TensorFlow "SAME" for one spatial axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow "SAME" padding for a fixed input size. Symmetric padding goes into
+    the conv itself; asymmetric padding (strided convs) is an explicit zero pad, which
+    export_onnx folds back into the ONNX Conv's pads attribute."""
+
+    def __init__(self, in_ch, out_ch, kernel, stride=1, groups=1, in_size=None):
+        if stride == 1:
+            pads = ((kernel // 2,) * 2,) * 2
+        else:
+            if in_size is None:
+                raise ValueError("a strided SAME conv needs the input size")
+            pads = tuple(tf_same_pads(s, kernel, stride) for s in in_size)
+        symmetric = all(a == b for a, b in pads)
+        super().__init__(in_ch, out_ch, kernel, stride,
+                         padding=(pads[0][0], pads[1][0]) if symmetric else 0, groups=groups)
+        # F.pad order: (left, right, top, bottom)
+        self.extra_pad = None if symmetric else (pads[1][0], pads[1][1], pads[0][0], pads[0][1])
+
+    def forward(self, x):
+        if self.extra_pad is not None:
+            x = F.pad(x, self.extra_pad)
+        return super().forward(x)
+
+
+def _conv1x1(in_ch, out_ch):
+    return nn.Conv2d(in_ch, out_ch, 1)
+
+
+class Stem(nn.Module):
+    def __init__(self, in_ch, in_size):
+        super().__init__()
+        self.conv = SameConv2d(in_ch, 16, 3, 2, in_size=in_size)
+        self.act = HardSwish()
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+class SqueezeExcite(nn.Module):
+    """x * sigmoid(fc2(relu(fc1(global mean of x)))), the fcs being 1x1 convs."""
+
+    def __init__(self, ch, squeeze_ch):
+        super().__init__()
+        self.reduce = _conv1x1(ch, squeeze_ch)
+        self.expand = _conv1x1(squeeze_ch, ch)
+
+    def gate(self, x):
+        s = F.adaptive_avg_pool2d(x, 1)  # exports as GlobalAveragePool
+        return torch.sigmoid(self.expand(F.relu(self.reduce(s))))
+
+    def forward(self, x):
+        return x * self.gate(x)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV3 bottleneck: 1x1 expand + act, kxk depthwise (stride) + act, optional SE,
+    linear 1x1 project, identity shortcut when shapes allow."""
+
+    def __init__(self, in_ch, exp_ch, out_ch, kernel, stride, act, se_ch, in_size):
+        super().__init__()
+        self.expand = _conv1x1(in_ch, exp_ch)
+        self.expand_act = _activation(act)
+        self.depthwise = SameConv2d(exp_ch, exp_ch, kernel, stride, groups=exp_ch,
+                                    in_size=in_size)
+        self.depthwise_act = _activation(act)
+        self.se = SqueezeExcite(exp_ch, se_ch) if se_ch else None
+        self.project = _conv1x1(exp_ch, out_ch)
+        self.residual = stride == 1 and in_ch == out_ch
+
+    def forward(self, x):
+        y = self.depthwise_act(self.depthwise(self.expand_act(self.expand(x))))
+        if self.se is not None:
+            y = self.se(y)
+        y = self.project(y)
+        return x + y if self.residual else y
+
+
+class LRASPP(nn.Module):
+    """Lite R-ASPP segmentation head (MobileNetV3 paper): features gated by a global context."""
+
+    def __init__(self, in_ch, out_ch):
+        super().__init__()
+        self.features = _conv1x1(in_ch, out_ch)
+        self.context = _conv1x1(in_ch, out_ch)
+
+    def forward(self, x):
+        gate = torch.sigmoid(self.context(F.adaptive_avg_pool2d(x, 1)))
+        return F.relu(self.features(x)) * gate
+
+
+class SkipMerge(nn.Module):
+    """Fuse an encoder skip into the decoder path: the skip is scaled per channel by an SE gate
+    computed from (skip + decoder), then added to the decoder features."""
+
+    def __init__(self, ch):
+        super().__init__()
+        self.se = SqueezeExcite(ch, ch)
+
+    def forward(self, decoded, skip):
+        return skip * self.se.gate(skip + decoded) + decoded
+
+
+class DecoderStage(nn.Module):
+    def __init__(self, in_ch, out_ch):
+        super().__init__()
+        self.reduce = _conv1x1(in_ch, out_ch)
+        self.merge = SkipMerge(out_ch)
+        self.refine = _conv1x1(out_ch, out_ch)
+        self.depthwise = nn.Conv2d(out_ch, out_ch, 3, padding=1, groups=out_ch)
+
+    def forward(self, x, skip):
+        # tflite RESIZE_BILINEAR(align_corners=False, half_pixel_centers=True)
+        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        x = self.merge(self.reduce(x), skip)
+        x = F.relu(self.refine(x))
+        return x + F.relu(self.depthwise(x))
+
+
+class Head(nn.Module):
+    """MediaPipe's Convolution2DTransposeBias (2x2, stride 2) and the output sigmoid."""
+
+    def __init__(self, in_ch):
+        super().__init__()
+        self.deconv = nn.ConvTranspose2d(in_ch, 1, 2, stride=2)
+
+    def forward(self, x):
+        return torch.sigmoid(self.deconv(x))
+
+
+class SelfieSegNet(nn.Module):
+    """forward(image[, prev_alpha]) -> alpha, all N x C x H x W float in [0, 1].
+
+    image: RGB / 255, exactly `input_size`. prev_alpha (only with prev_alpha=True): the previous
+    frame's alpha at the same size, zeros for "no prior"; it enters the stem conv as a fourth
+    channel whose weights start at zero, so the untrained extension is the original network.
+    """
+
+    def __init__(self, variant: str = "landscape", prev_alpha: bool = False):
+        super().__init__()
+        if variant not in INPUT_SIZES:
+            raise ValueError("unknown variant %r: expected one of %s"
+                             % (variant, sorted(INPUT_SIZES)))
+        self.variant = variant
+        self.input_size = INPUT_SIZES[variant]
+        self.prev_alpha = bool(prev_alpha)
+
+        size = tuple(-(-s // 2) for s in self.input_size)
+        self.stem = Stem(4 if self.prev_alpha else 3, self.input_size)
+        blocks = []
+        for in_ch, exp_ch, out_ch, k, s, act, se_ch in ENCODER_CONFIG:
+            blocks.append(InvertedResidual(in_ch, exp_ch, out_ch, k, s, act, se_ch, size))
+            size = tuple(-(-d // s) for d in size)
+        self.encoder = nn.ModuleList(blocks)
+        self.lraspp = LRASPP(ENCODER_CONFIG[-1][2], LRASPP_CHANNELS)
+        stages, in_ch = [], LRASPP_CHANNELS
+        for out_ch in DECODER_CHANNELS:
+            stages.append(DecoderStage(in_ch, out_ch))
+            in_ch = out_ch
+        self.decoder = nn.ModuleList(stages)
+        self.head = Head(in_ch)
+
+    def forward(self, image, prev_alpha=None):
+        expect = tuple(self.input_size)
+        if tuple(image.shape[1:]) != (3,) + expect:
+            raise ValueError("image must be N x 3 x %d x %d, got %s"
+                             % (expect + (tuple(image.shape),)))
+        if self.prev_alpha:
+            if prev_alpha is None:
+                raise ValueError("this model takes prev_alpha (N x 1 x %d x %d)" % expect)
+            if tuple(prev_alpha.shape[1:]) != (1,) + expect:
+                raise ValueError("prev_alpha must be N x 1 x %d x %d, got %s"
+                                 % (expect + (tuple(prev_alpha.shape),)))
+            x = torch.cat([image, prev_alpha], dim=1)
+        else:
+            if prev_alpha is not None:
+                raise ValueError("this model was built without a prev_alpha input")
+            x = image
+
+        x = self.stem(x)
+        skips = [x]
+        for i, block in enumerate(self.encoder):
+            x = block(x)
+            if i in SKIP_BLOCKS:
+                skips.append(x)
+        x = self.lraspp(x)
+        for stage, skip in zip(self.decoder, reversed(skips)):
+            x = stage(x, skip)
+        return self.head(x)
+
+    def tflite_weight_order(self):
+        """(kind, module) for every weighted layer in the order the tflite graph runs them;
+        kind is "conv", "depthwise" or "transpose". The importer zips this with the file."""
+        order = [("conv", self.stem.conv)]
+        for block in self.encoder:
+            order += [("conv", block.expand), ("depthwise", block.depthwise)]
+            if block.se is not None:
+                order += [("conv", block.se.reduce), ("conv", block.se.expand)]
+            order.append(("conv", block.project))
+        # the tflite graph computes the feature conv before the context conv
+        order += [("conv", self.lraspp.features), ("conv", self.lraspp.context)]
+        for stage in self.decoder:
+            order += [("conv", stage.reduce), ("conv", stage.merge.se.reduce),
+                      ("conv", stage.merge.se.expand), ("conv", stage.refine),
+                      ("depthwise", stage.depthwise)]
+        order.append(("transpose", self.head.deconv))
+        return order
