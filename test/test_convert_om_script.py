@@ -1,0 +1,159 @@
+"""convert_om.sh against fake `omg` / `atc` executables that record their arguments."""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FAKE_TOOL = """#!/bin/sh
+# records its arguments one per line, then writes the .om named by --output=
+for arg in "$@"; do echo "$arg" >> "$(dirname "$0")/{name}.args"; done
+for arg in "$@"; do
+    case "$arg" in --output=*) [ -n "$FAKE_NO_OM" ] || : > "${{arg#--output=}}.om" ;; esac
+done
+exit ${{FAKE_EXIT:-0}}
+"""
+
+
+@pytest.fixture
+def skill(tmp_path):
+    """A skill folder with the script, tools/ (for the ONNX shape reader) and stand-in model
+    files, plus a bin/ with fake omg and atc."""
+    root = tmp_path / "skill"
+    (root / "model").mkdir(parents=True)
+    shutil.copy(ROOT / "convert_om.sh", root / "convert_om.sh")
+    shutil.copytree(ROOT / "tools", root / "tools",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "aipp.cfg", root / "aipp.cfg")
+    for name in ("matting.prototxt", "matting.caffemodel", "matting.onnx"):
+        shutil.copy(ROOT / "model" / name, root / "model" / name)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("omg", "atc"):
+        path = bin_dir / tool
+        path.write_text(FAKE_TOOL.format(name=tool))
+        path.chmod(0o755)
+    return root, bin_dir
+
+
+def run(skill, *args, tools=("omg", "atc"), env_extra=None, python=sys.executable):
+    root, bin_dir = skill
+    for tool in ("omg", "atc"):
+        if tool not in tools:
+            (bin_dir / tool).unlink(missing_ok=True)
+    env = dict(os.environ, PATH="%s:/usr/bin:/bin" % bin_dir, PYTHON=python)
+    env.update(env_extra or {})
+    return subprocess.run([shutil.which("bash"), "convert_om.sh", *args], cwd=root, env=env,
+                          capture_output=True, text=True)
+
+
+def recorded(skill, tool):
+    path = skill[1] / (tool + ".args")
+    return path.read_text().splitlines() if path.exists() else None
+
+
+def test_convert_om_caffe_calls_omg_with_the_aipp(skill):
+    proc = run(skill)
+    assert proc.returncode == 0, proc.stderr
+    want = ["--framework=0", "--model=model/matting.prototxt",
+            "--weight=model/matting.caffemodel", "--insert_op_conf=aipp.cfg",
+            "--output=model/matting"]
+    assert recorded(skill, "omg") == want
+    assert proc.stdout.splitlines()[0] == "omg " + " ".join(want)  # the exact command
+    assert (skill[0] / "model" / "matting.om").exists()
+    assert recorded(skill, "atc") is None
+
+
+def test_convert_om_onnx_calls_atc_with_shapes_from_the_file(skill):
+    proc = run(skill, "onnx", "--output", "out/matting_atc")
+    assert proc.returncode == 0, proc.stderr
+    want = ["--framework=5", "--model=model/matting.onnx", "--output=out/matting_atc",
+            "--soc_version=Ascend310", "--input_format=NCHW",
+            "--input_shape=image:1,3,144,256;prev_alpha:1,1,144,256",
+            "--insert_op_conf=aipp.cfg"]
+    assert recorded(skill, "atc") == want
+    assert "'--input_shape=image:1,3,144,256;prev_alpha:1,1,144,256'" in proc.stdout
+    assert (skill[0] / "out" / "matting_atc.om").exists()
+
+
+def test_convert_om_onnx_input_shape_follows_the_model(skill):
+    shutil.copy(ROOT / "model" / "selfie_square.onnx", skill[0] / "model" / "square.onnx")
+    proc = run(skill, "onnx", "--model", "model/square")
+    assert proc.returncode == 0, proc.stderr
+    assert "--input_shape=image:1,3,256,256" in recorded(skill, "atc")
+    # without a Python that reads ONNX, the documented default is used, and said so: a PATH
+    # with the fake tools and the few system programs the script needs, but no python
+    sysbin = skill[1].parent / "sysbin"
+    sysbin.mkdir()
+    for prog in ("bash", "dirname", "sed", "mkdir", "rm"):
+        (sysbin / prog).symlink_to(shutil.which(prog))
+    proc = run(skill, "onnx", python="/nonexistent/python",
+               env_extra={"PATH": "%s:%s" % (skill[1], sysbin)})
+    assert proc.returncode == 0, proc.stderr
+    assert "assuming --input_shape=image:1,3,144,256;prev_alpha:1,1,144,256" in proc.stderr
+
+
+def test_convert_om_options_pick_other_files(skill):
+    root = skill[0]
+    shutil.copy(root / "aipp.cfg", root / "other.cfg")
+    for ext in ("prototxt", "caffemodel"):
+        shutil.copy(root / "model" / ("matting." + ext), root / ("net." + ext))
+    proc = run(skill, "caffe", "--model", "net.prototxt", "--aipp=other.cfg", "--output", "x")
+    assert proc.returncode == 0, proc.stderr
+    assert recorded(skill, "omg") == ["--framework=0", "--model=net.prototxt",
+                                      "--weight=net.caffemodel", "--insert_op_conf=other.cfg",
+                                      "--output=x"]
+
+
+@pytest.mark.parametrize("mode,missing,needle", [
+    ("caffe", "model/matting.prototxt", "model/matting.prototxt"),
+    ("caffe", "model/matting.caffemodel", "model/matting.caffemodel"),
+    ("caffe", "aipp.cfg", "aipp.cfg"),
+    ("onnx", "model/matting.onnx", "model/matting.onnx"),
+    ("onnx", "aipp.cfg", "aipp.cfg"),
+])
+def test_convert_om_refuses_a_missing_file(skill, mode, missing, needle):
+    (skill[0] / missing).unlink()
+    proc = run(skill, mode)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "missing" in lines[0], proc.stderr
+    assert recorded(skill, "omg") is None and recorded(skill, "atc") is None
+
+
+@pytest.mark.parametrize("mode,tool", [("caffe", "omg"), ("onnx", "atc")])
+def test_convert_om_refuses_a_missing_tool(skill, mode, tool):
+    proc = run(skill, mode, tools=())
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("convert_om.sh: %s not found" % tool)
+
+
+def test_convert_om_reports_tool_failure_and_missing_output(skill):
+    proc = run(skill, env_extra={"FAKE_EXIT": "3"})
+    assert proc.returncode != 0 and "omg failed (exit 3)" in proc.stderr
+    proc = run(skill, env_extra={"FAKE_NO_OM": "1"})
+    assert proc.returncode != 0 and "model/matting.om was not written" in proc.stderr
+
+
+def test_convert_om_bad_arguments_and_help(skill):
+    proc = run(skill, "tensorflow")
+    assert proc.returncode == 2 and "unknown argument 'tensorflow'" in proc.stderr
+    proc = run(skill, "--model")
+    assert proc.returncode == 2 and "--model needs a value" in proc.stderr
+    proc = run(skill, "--help")
+    assert proc.returncode == 0 and "--insert_op_conf" not in proc.stderr
+    assert "./convert_om.sh [caffe|onnx]" in proc.stdout
+
+
+def test_convert_om_check_stops_on_a_boundary_violation(skill):
+    proto = skill[0] / "model" / "matting.prototxt"
+    proto.write_text(proto.read_text().replace('type: "Sigmoid"', 'type: "ReLU6"', 1))
+    proc = run(skill, "--check")
+    assert proc.returncode != 0
+    assert "not in the boundary table" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("convert_om.sh: caffe model is outside")
+    assert recorded(skill, "omg") is None
