@@ -1,0 +1,239 @@
+"""Post-processing, upsampling, the temporal prior and the model wrapper, one by one."""
+import cv2
+import numpy as np
+import pytest
+
+from utils import postprocess
+from utils.inference import MattingModel
+from utils.temporal import TemporalState
+from utils.upsample import Upsampler
+from test_skill_support import ERROR_CODE, FakeModel, scene, small_cfg
+
+
+# -- post-processing -----------------------------------------------------------------
+
+def blob_alpha():
+    a = np.zeros((72, 128), np.float32)
+    cv2.circle(a, (64, 36), 20, 1.0, -1)
+    a = cv2.GaussianBlur(a, (0, 0), 2)        # a person with soft edges
+    a[5:7, 5:7] = 0.95                        # a confident 2x2 speck
+    a[60:70, 100:120] = 0.6                   # an unsure blob without a confident core
+    return a
+
+
+def test_cleanup_drops_specks_and_coreless_blobs_but_keeps_soft_edges():
+    a = blob_alpha()
+    out = postprocess.cleanup(a.copy(), 0.8, postprocess._ellipse(3), postprocess._ellipse(13))
+    assert out[5:7, 5:7].max() == 0 and out[60:70, 100:120].max() == 0
+    assert out[36, 64] == pytest.approx(a[36, 64])
+    edge = (a > 0.2) & (a < 0.6) & (np.hypot(*np.mgrid[-36:36, -64:64]) < 30)
+    assert edge.sum() > 20 and np.allclose(out[edge], a[edge])  # soft edge untouched
+
+
+def test_soft_threshold_ramp():
+    a = np.array([[0.0, 0.2, 0.5, 0.8, 1.0, 0.35]], np.float32)
+    out = postprocess.soft_threshold(a, 0.2, 0.8)
+    assert np.allclose(out, [[0, 0, 0.5, 1, 1, 0.25]], atol=1e-6)
+
+
+def test_smoothing_damps_flicker_but_not_motion():
+    prev = np.full((4, 4), 0.5, np.float32)
+    new = prev.copy()
+    new[0, 0] = 0.6   # flicker
+    new[1, 1] = 1.0   # motion
+    out = postprocess.smooth(new.copy(), prev, 0.5, 0.25, np.empty_like(prev))
+    assert out[0, 0] == pytest.approx(0.55) and out[1, 1] == 1.0
+
+
+def test_postprocessor_steps_are_optional():
+    a = blob_alpha()
+    state = TemporalState(128, 72)
+    off = postprocess.PostProcessor(small_cfg(cleanup=False, threshold=False, smoothing=0.0))
+    assert np.array_equal(off.run(a, state), a)
+    on = postprocess.PostProcessor(small_cfg())
+    out = on.run(a, state)
+    assert out[5:7, 5:7].max() == 0 and set(np.unique(out[30:40, 60:70])) == {1.0}
+    assert state.has_smoothed and np.array_equal(state.smoothed, out)
+
+
+# -- upsampling ----------------------------------------------------------------------
+
+def edge_case():
+    """A frame whose true edge is at x = 317 (not on the model grid) and the blurry
+    model-size alpha of it."""
+    W, H, w, h = 640, 360, 128, 72
+    y_full = np.full((H, W), 40, np.uint8)
+    y_full[:, 317:] = 210
+    y_small = cv2.resize(y_full, (w, h), interpolation=cv2.INTER_AREA)
+    truth = (y_full > 128).astype(np.float32)
+    alpha = cv2.GaussianBlur(cv2.resize(truth, (w, h), interpolation=cv2.INTER_AREA),
+                             (0, 0), 1.5)
+    return alpha, y_small, y_full, truth
+
+
+def test_guided_upsample_follows_the_real_edge():
+    alpha, y_small, y_full, truth = edge_case()
+    out_g = Upsampler("guided", 2, 1e-4).run(alpha, y_small, y_full,
+                                            np.empty_like(y_full))
+    out_b = Upsampler("bilinear").run(alpha, y_small, y_full, np.empty_like(y_full))
+    # pixels clearly on the wrong side (off by more than a quarter)
+    wrong_g = (np.abs(out_g / 255.0 - truth) > 0.25).sum()
+    wrong_b = (np.abs(out_b / 255.0 - truth) > 0.25).sum()
+    assert wrong_b > 360 * 6 and wrong_g < wrong_b / 10, (wrong_g, wrong_b)
+    row = out_g[180].astype(int)
+    assert row[310] < 64 and row[324] > 191  # sharp within a few pixels of x = 317
+
+
+def test_guided_half_matches_full_within_a_pixel_and_fills_the_chroma_alpha():
+    alpha, y_small, y_full, truth = edge_case()
+    full = Upsampler("guided", 2, 1e-4)
+    half = Upsampler("guided_half", 2, 1e-4)
+    h_full = np.empty((180, 320), np.uint8)
+    h_half = np.empty((180, 320), np.uint8)
+    out_f = full.run(alpha, y_small, y_full, np.empty_like(y_full), h_full)
+    out_h = half.run(alpha, y_small, y_full, np.empty_like(y_full), h_half)
+    out_b = Upsampler("bilinear").run(alpha, y_small, y_full, np.empty_like(y_full))
+    wrong_h = (np.abs(out_h / 255.0 - truth) > 0.25).sum()
+    wrong_b = (np.abs(out_b / 255.0 - truth) > 0.25).sum()
+    # an edge at an odd x falls inside a 2x2 block: at most 4 pixels per row are soft
+    assert wrong_h <= 4 * 360 and wrong_h < wrong_b / 3, (wrong_h, wrong_b)
+    assert np.abs(out_h.astype(int) - out_f).mean() < 2
+    # the chroma alpha of the full mode is the 2x2 mean of its full-size alpha
+    means = out_f.astype(float).reshape(180, 2, 320, 2).mean(axis=(1, 3))
+    assert np.abs(h_full - means).max() <= 1
+    assert np.abs(h_half.astype(int) - h_full).mean() < 2
+
+
+def test_upsample_range_and_flat_alpha():
+    rng = np.random.RandomState(0)
+    y_full = rng.randint(0, 256, (180, 320)).astype(np.uint8)
+    y_small = cv2.resize(y_full, (64, 36), interpolation=cv2.INTER_AREA)
+    for mode in ("guided", "guided_half", "bilinear"):
+        for v in (0.0, 1.0):
+            alpha = np.full((36, 64), v, np.float32)
+            out = Upsampler(mode).run(alpha, y_small, y_full, np.empty_like(y_full))
+            assert np.abs(out.astype(int) - int(255 * v)).max() <= 1, mode
+    with pytest.raises(ValueError):
+        Upsampler("bicubic")
+
+
+# -- temporal prior ------------------------------------------------------------------
+
+def test_prior_transform_and_reset_rules():
+    st = TemporalState(128, 72, decay=0.9, floor=0.2, scene_cut=30)
+    y = scene(320, 180, (100, 40, 200, 180))[:180]
+    y_small = cv2.resize(y, (128, 72), interpolation=cv2.INTER_AREA)
+    assert st.begin_frame((320, 180), y_small) is None
+    st.update(np.full((72, 128), 1.0, np.float32))
+    assert st.has_prior and st.prior.max() == pytest.approx(0.875)
+    st.update(np.full((72, 128), 0.2, np.float32))
+    assert st.prior.max() == 0.0  # (0.18 - 0.2) / 0.8 < 0
+    st.update(np.full((72, 128), 1.0, np.float32))
+    # same picture again: no reset
+    assert st.begin_frame((320, 180), y_small) is None and st.has_prior
+    # frame size change
+    assert st.begin_frame((640, 360), y_small) == "frame size changed"
+    assert not st.has_prior and st.prior.max() == 0
+    st.update(np.full((72, 128), 1.0, np.float32))
+    # scene cut: a very different picture
+    assert st.begin_frame((640, 360), 255 - y_small) == "scene cut"
+    assert not st.has_prior and st.last_diff > 30
+    st.update(np.full((72, 128), 1.0, np.float32))
+    st.reset("inference failed")
+    assert st.resets == {"frame size changed": 1, "scene cut": 1, "inference failed": 1}
+    with pytest.raises(ValueError):
+        st.begin_frame((640, 360), y_small[:10])
+
+
+def test_scene_cut_off_and_small_motion():
+    st = TemporalState(128, 72, scene_cut=0)
+    a = np.zeros((72, 128), np.uint8)
+    st.begin_frame((128, 72), a)
+    assert st.begin_frame((128, 72), a + 255) is None  # disabled
+    st = TemporalState(128, 72, scene_cut=30)
+    b = a.copy()
+    b[:, :10] = 200  # a small change: 200 * 10/128 = 15.6 levels mean
+    st.begin_frame((128, 72), a)
+    assert st.begin_frame((128, 72), b) is None
+
+
+@pytest.mark.parametrize("decay,floor,frames", [(0.9, 0.2, 6), (0.8, 0.3, 4), (1.0, 0.0, None)])
+def test_echoed_prior_clears_in_a_few_frames(decay, floor, frames):
+    st = TemporalState(8, 8, decay=decay, floor=floor)
+    alpha = np.ones((8, 8), np.float32)
+    n = 0
+    while alpha.max() > 0 and n < 50:
+        st.update(alpha)
+        alpha = st.feedback().copy()  # a model that echoes its prior
+        n += 1
+    if frames is None:
+        assert alpha.max() == 1.0  # decay 1, floor 0 would keep a ghost for ever
+    else:
+        assert n == frames
+
+
+# -- model wrapper -------------------------------------------------------------------
+
+def model_inputs(w=128, h=72):
+    """A model-size NV21 frame with a bright box at x 25..75, and an empty prior."""
+    return scene(w, h, (25, 10, 75, 72)), np.zeros((h, w), np.float32)
+
+
+def test_feedback_detected_and_used():
+    fake = FakeModel(128, 72, "max")
+    m = MattingModel(fake, 128, 72)
+    frame, prior = model_inputs()
+    prior[0, 0] = 0.7
+    a = m.infer(frame, prior)
+    assert m.has_prior_input is True and fake.calls == [2]
+    assert a.shape == (72, 128) and a[0, 0] == pytest.approx(0.7) and a[40, 50] == 1.0 and a[40, 100] == 0.0
+
+
+def test_model_without_prev_alpha_falls_back_once(logged):
+    fake = FakeModel(128, 72, "bright", feedback=False)
+    m = MattingModel(fake, 128, 72)
+    frame, prior = model_inputs()
+    for _ in range(3):
+        assert m.infer(frame, prior) is not None
+    assert fake.calls == [2, 1, 1, 1] and m.has_prior_input is False
+    assert len([x for x in logged if "no prev_alpha" in x[1]]) == 1
+
+
+def test_feedback_off_feeds_zeros():
+    fake = FakeModel(128, 72, "echo")
+    m = MattingModel(fake, 128, 72, feedback=False)
+    frame, prior = model_inputs()
+    prior[:] = 1.0
+    assert m.infer(frame, prior).max() == 0.0
+
+
+@pytest.mark.parametrize("action,needle", [(ERROR_CODE, "error code"), ("nan", "NaN"),
+                                           ("inf", "NaN/inf"), ("raise", "RuntimeError"),
+                                           ("short", "values")])
+def test_model_faults_give_none_and_one_log_line(action, needle, logged):
+    fake = FakeModel(128, 72, "bright", script=[None, action, None])
+    m = MattingModel(fake, 128, 72)
+    frame, prior = model_inputs()
+    assert m.infer(frame, prior) is not None
+    assert m.infer(frame, prior) is None
+    assert m.failures == 1 and needle in m.last_error
+    assert len([x for x in logged if x[0] == "error"]) == 1
+    assert m.infer(frame, prior) is not None  # recovers on the next frame
+
+
+def test_wrong_model_size_is_an_error_not_a_crash(logged):
+    m = MattingModel(FakeModel(128, 72), 256, 144)  # config says 256x144, model is 128x72
+    frame = scene(256, 144)
+    assert m.infer(frame, np.zeros((144, 256), np.float32)) is None
+    assert "256x144" in m.last_error
+    assert m.infer(frame[:30], np.zeros((144, 256), np.float32)) is None  # wrong input
+
+
+def test_error_logs_are_throttled(logged):
+    m = MattingModel(FakeModel(128, 72, script=[None] + [ERROR_CODE] * 100), 128, 72)
+    frame, prior = model_inputs()
+    assert m.infer(frame, prior) is not None  # feedback detected
+    for _ in range(50):
+        assert m.infer(frame, prior) is None
+    assert m.failures == 50
+    assert len([x for x in logged if x[0] == "error"]) == 1

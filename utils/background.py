@@ -1,0 +1,142 @@
+"""Backgrounds as NV21 frames of the live frame's size.
+
+Kinds (the `background` key): an image (scaled to cover the frame, converted to NV21 once
+per frame size and cached), a colour, `green` (green screen), `blur` (the live frame
+blurred at model size, then scaled up: a strong blur for the cost of two small filters),
+a looping video file, and `alpha` (no background: the pipeline outputs the matte itself).
+A background that cannot be loaded logs one line and becomes a plain grey, so a bad file
+never stops the skill.
+"""
+import os
+
+import cv2
+import numpy as np
+
+from utils import config, log, nv21
+
+FALLBACK_BGR = (90, 90, 90)
+GREEN_BGR = (0, 255, 0)
+
+
+def cover(bgr, w, h):
+    """Scale (keeping aspect) so the image covers w x h, then crop the centre."""
+    ih, iw = bgr.shape[:2]
+    scale = max(float(w) / iw, float(h) / ih)
+    nw = max(w, int(round(iw * scale)))
+    nh = max(h, int(round(ih * scale)))
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    scaled = cv2.resize(bgr, (nw, nh), interpolation=interp)
+    x0 = (nw - w) // 2
+    y0 = (nh - h) // 2
+    return scaled[y0:y0 + h, x0:x0 + w]
+
+
+class Background(object):
+    def __init__(self, spec, base_dir=None, blur_size=9):
+        self.spec = spec
+        self.blur_size = int(blur_size) | 1
+        self.image = None
+        self.video = None
+        self.video_path = None
+        self.color = None
+        self.cache = {}  # (w, h) -> NV21 for the still kinds
+        self.buf = None  # NV21 for the per-frame kinds (blur, video)
+        try:
+            self.kind = config.background_kind(spec)
+        except ValueError as e:
+            log.error("background: %r is not usable: %s; using grey" % (spec, e))
+            self._fallback()
+            return
+        if self.kind == "color":
+            self.color = config.parse_color(spec)
+        elif self.kind == "green":
+            self.color = GREEN_BGR
+        elif self.kind == "image":
+            path = config.resolve_input(spec, base_dir)
+            img = cv2.imread(path, cv2.IMREAD_COLOR) if os.path.isfile(path) else None
+            if img is None or img.size == 0:
+                log.error("background: cannot read image %s (missing or not an image); "
+                          "using grey" % path)
+                self._fallback()
+            else:
+                self.image = img
+        elif self.kind == "video":
+            self.video_path = config.resolve_input(spec, base_dir)
+            self.video = cv2.VideoCapture(self.video_path)
+            if not self.video.isOpened():
+                log.error("background: cannot open video %s; using grey" % self.video_path)
+                self._fallback()
+
+    def _fallback(self):
+        self.kind = "color"
+        self.color = FALLBACK_BGR
+        self.image = None
+        if self.video is not None:
+            self.video.release()
+        self.video = None
+
+    @property
+    def is_matte(self):
+        return self.kind == "alpha"
+
+    def _still(self, w, h):
+        key = (w, h)
+        bg = self.cache.get(key)
+        if bg is None:
+            if self.image is not None:
+                bg = nv21.bgr_to_nv21(np.ascontiguousarray(cover(self.image, w, h)))
+            else:
+                bg = nv21.solid(w, h, self.color)
+            if len(self.cache) >= 2:  # a size change mid-stream: keep old + new only
+                self.cache.clear()
+            self.cache[key] = bg
+        return bg
+
+    def _frame_buffer(self, w, h):
+        if self.buf is None or self.buf.shape != (h * 3 // 2, w):
+            self.buf = nv21.empty(w, h)
+        return self.buf
+
+    def _blur(self, small, w, h):
+        sw, sh = nv21.nv21_size(small, "model-size frame")
+        out = self._frame_buffer(w, h)
+        k = self.blur_size
+        y = cv2.blur(small[:sh], (k, k))
+        cv2.resize(y, (w, h), dst=out[:h], interpolation=cv2.INTER_LINEAR)
+        kc = (k // 2) | 1
+        vu = cv2.blur(small[sh:].reshape(sh // 2, sw // 2, 2), (kc, kc))
+        cv2.resize(vu, (w // 2, h // 2), dst=out[h:].reshape(h // 2, w // 2, 2),
+                   interpolation=cv2.INTER_LINEAR)
+        return out
+
+    def _video_frame(self, w, h):
+        ok, img = self.video.read()
+        if not ok or img is None:
+            # Loop: rewind; some backends cannot seek, so reopen when rewinding fails.
+            self.video.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, img = self.video.read()
+            if not ok or img is None:
+                self.video.release()
+                self.video = cv2.VideoCapture(self.video_path)
+                ok, img = self.video.read()
+        if not ok or img is None:
+            log.error("background: video %s gives no frames; using grey" % self.video_path)
+            self._fallback()
+            return self._still(w, h)
+        out = self._frame_buffer(w, h)
+        return nv21.bgr_to_nv21(np.ascontiguousarray(cover(img, w, h)), out=out)
+
+    def frame(self, w, h, small=None):
+        """The background for a w x h frame; `small` is the model-size NV21 (for blur)."""
+        if self.kind == "blur":
+            return self._blur(small, w, h)
+        if self.kind == "video":
+            return self._video_frame(w, h)
+        if self.kind == "alpha":
+            raise ValueError("background 'alpha' has no picture: output the matte instead")
+        return self._still(w, h)
+
+    def close(self):
+        if self.video is not None:
+            self.video.release()
+            self.video = None

@@ -1,0 +1,109 @@
+"""Alpha compositing directly in NV21, in uint8, with OpenCV primitives.
+
+out = fg * a/255 + bg * (255 - a)/255, done as two rounded uint8 multiplies and a
+saturating add (each rounding is at most half a level, so the result is within 1 level of
+the float formula). Y uses the full-size alpha; the interleaved VU plane uses the half-size
+alpha with each value repeated for its V,U pair, so chroma is blended per chroma sample.
+"""
+import cv2
+import numpy as np
+
+from utils import nv21
+
+_INV255 = 1.0 / 255.0
+
+
+def chroma_alpha(alpha, half, out):
+    """Full-size alpha (H, W) -> alpha for the VU plane (H/2, W): each 2x2 block averaged,
+    then repeated for the V and U byte of its pair. `half` is an (H/2, W/2) scratch."""
+    h, w = alpha.shape
+    # INTER_AREA at exactly 1/2 is the mean of each 2x2 block.
+    cv2.resize(alpha, (w // 2, h // 2), dst=half, interpolation=cv2.INTER_AREA)
+    cv2.resize(half, (w, h // 2), dst=out, interpolation=cv2.INTER_NEAREST)
+    return out
+
+
+def blend(fg, bg, a, inv, out, tmp):
+    """out = fg*a/255 + bg*inv/255 (inv = 255 - a), all uint8 arrays of one shape."""
+    cv2.multiply(fg, a, dst=out, scale=_INV255)
+    cv2.multiply(bg, inv, dst=tmp, scale=_INV255)
+    cv2.add(out, tmp, dst=out)
+    return out
+
+
+class Compositor(object):
+    """Blends an NV21 frame over an NV21 background; scratch buffers are kept per size."""
+
+    def __init__(self):
+        self.size = None
+
+    def _setup(self, w, h):
+        self.size = (w, h)
+        self.inv = np.empty((h, w), np.uint8)
+        self.tmp = np.empty((h, w), np.uint8)
+        self.half = np.empty((h // 2, w // 2), np.uint8)
+        self.alpha_vu = np.empty((h // 2, w), np.uint8)
+
+    def run(self, frame, bg, alpha, out, alpha_half=None):
+        """frame, bg, out: NV21 of one size; alpha: uint8 (H, W); alpha_half: the alpha of
+        each 2x2 block (H/2, W/2) if the caller has it already. Returns out."""
+        w, h = nv21.nv21_size(frame)
+        if nv21.nv21_size(bg, "background") != (w, h) or out.shape != frame.shape:
+            raise ValueError("background/output must be %dx%d like the frame" % (w, h))
+        if alpha.shape != (h, w) or alpha.dtype != np.uint8:
+            raise ValueError("alpha must be uint8 of shape %s, got %s %s"
+                             % ((h, w), alpha.dtype, alpha.shape))
+        if self.size != (w, h):
+            self._setup(w, h)
+        if alpha_half is None:
+            a_vu = chroma_alpha(alpha, self.half, self.alpha_vu)
+        else:
+            if alpha_half.shape != (h // 2, w // 2):
+                raise ValueError("alpha_half must be %s, got %s" % ((h // 2, w // 2),
+                                                                    alpha_half.shape))
+            a_vu = cv2.resize(alpha_half, (w, h // 2), dst=self.alpha_vu,
+                              interpolation=cv2.INTER_NEAREST)
+        inv = self.inv
+        cv2.bitwise_not(alpha, dst=inv)
+        blend(frame[:h], bg[:h], alpha, inv, out[:h], self.tmp)
+        inv_vu = self.inv[:h // 2]
+        tmp_vu = self.tmp[:h // 2]
+        cv2.bitwise_not(a_vu, dst=inv_vu)
+        blend(frame[h:], bg[h:], a_vu, inv_vu, out[h:], tmp_vu)
+        return out
+
+
+def matte(alpha, out):
+    """The alpha itself as an NV21 picture (Y = alpha, neutral chroma) for keyers."""
+    h, w = alpha.shape
+    np.copyto(out[:h], alpha)
+    out[h:] = nv21.NEUTRAL_UV
+    return out
+
+
+class SideBySide(object):
+    """input | result in one frame of the output size: each half scaled to half the width,
+    centred vertically on black, so the display size stays that of the stream. The halves
+    are scaled straight into the output; the black bands are painted once per buffer."""
+
+    def __init__(self):
+        self.key = None
+
+    def run(self, left, right, out):
+        w, h = nv21.nv21_size(out, "output")
+        hw = (w // 2) & ~1
+        hh = (h // 2) & ~1
+        y0 = ((h - hh) // 2) & ~1
+        key = (w, h, out.__array_interface__["data"][0])
+        if self.key != key:
+            self.key = key
+            nv21.fill_black(out)
+        pairs = out[h:].reshape(h // 2, w // 2, 2)
+        for src, x0 in ((left, 0), (right, w - hw)):
+            sw, sh = nv21.nv21_size(src)
+            cv2.resize(src[:sh], (hw, hh), dst=out[y0:y0 + hh, x0:x0 + hw],
+                       interpolation=cv2.INTER_AREA)
+            cv2.resize(src[sh:].reshape(sh // 2, sw // 2, 2), (hw // 2, hh // 2),
+                       dst=pairs[y0 // 2:(y0 + hh) // 2, x0 // 2:(x0 + hw) // 2],
+                       interpolation=cv2.INTER_AREA)
+        return out
