@@ -19,7 +19,16 @@ def chroma_alpha(alpha, half, out):
     h, w = alpha.shape
     # INTER_AREA at exactly 1/2 is the mean of each 2x2 block.
     cv2.resize(alpha, (w // 2, h // 2), dst=half, interpolation=cv2.INTER_AREA)
-    cv2.resize(half, (w, h // 2), dst=out, interpolation=cv2.INTER_NEAREST)
+    return repeat_pairs(half, out)
+
+
+def repeat_pairs(half, out):
+    """(H/2, W/2) -> (H/2, W) with each value twice, for the V and U byte of its pair.
+    A 2-channel merge writes the pairs directly (a third of the cost of a nearest resize)."""
+    h2, w2 = half.shape
+    if not out.flags.c_contiguous:  # a reshape would copy: write through a resize instead
+        return cv2.resize(half, (2 * w2, h2), dst=out, interpolation=cv2.INTER_NEAREST)
+    cv2.merge([half, half], dst=out.reshape(h2, w2, 2))
     return out
 
 
@@ -61,8 +70,7 @@ class Compositor(object):
             if alpha_half.shape != (h // 2, w // 2):
                 raise ValueError("alpha_half must be %s, got %s" % ((h // 2, w // 2),
                                                                     alpha_half.shape))
-            a_vu = cv2.resize(alpha_half, (w, h // 2), dst=self.alpha_vu,
-                              interpolation=cv2.INTER_NEAREST)
+            a_vu = repeat_pairs(alpha_half, self.alpha_vu)
         inv = self.inv
         cv2.bitwise_not(alpha, dst=inv)
         blend(frame[:h], bg[:h], alpha, inv, out[:h], self.tmp)

@@ -114,6 +114,7 @@ class FramePipeline(object):
             self.failed += 1
             self.last_ok = False
             self.alpha_full.fill(255)
+            self.alpha_half.fill(255)
             t3 = t4 = t2
             out = self._layout(frame, frame)
         else:

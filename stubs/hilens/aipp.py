@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+import cv2
 import numpy as np
 
 Value = Union[bool, int, float, str]
@@ -286,6 +287,56 @@ class AippOp:
             for ch in range(4)])
         self._identity_norm = all(cfg.mean_chn[ch] == 0 and cfg.min_chn[ch] == 0 and cfg.var_reci_chn[ch] == 1
                                   for ch in range(4))
+        self._fast = self._fast_yuv420_plan()
+
+    def _fast_yuv420_plan(self) -> Optional[Dict[str, np.ndarray]]:
+        """Buffers and constants of the OpenCV path for YUV420SP + CSC to 3 channels without
+        padding (the usual camera -> RGB model setup), or None when it does not apply.
+
+        The CSC is done as one float32 cv2.transform on [Y, first chroma byte, second chroma
+        byte] with the matrix divided by 256 and the biases folded in. Every product and partial
+        sum is a multiple of 1/512 below 2**14, so float32 holds it exactly whatever the order of
+        operations; adding 1/512 - 0.5 turns the floor of ``>> 8`` into round-to-nearest (never a
+        tie), which OpenCV's saturating conversion to uint8 does. The result is bit-identical to
+        the integer path below (checked over every Y, U, V in test_bench_aipp_fast.py)."""
+        cfg = self.cfg
+        if (cfg.input_format != "YUV420SP_U8" or not cfg.csc_switch or self.channels != 3
+                or self.pad != (0, 0) or (self.crop_h, self.crop_w) != (self.out_h, self.out_w)
+                or self.x0 % 2 or self.y0 % 2):
+            return None
+        m = self._matrix.astype(np.int64)
+        bias = (self._in_bias.astype(np.int64) * m).sum(axis=1)
+        if int((np.abs(m).sum(axis=1) * 255 + np.abs(bias)).max()) + 256 * 256 >= (1 << 22):
+            return None  # |values| >= 2**14: float32 no longer exact at 1/512 resolution
+        first, second = (2, 1) if cfg.rbuv_swap_switch else (1, 2)  # NV21 stores V, U
+        rows = [[m[c, 0] / 256.0, m[c, first] / 256.0, m[c, second] / 256.0,
+                 -bias[c] / 256.0 + int(self._out_bias[c]) - 0.5 + 1.0 / 512] for c in range(3)]
+        h, w = self.crop_h, self.crop_w
+        return {
+            "matrix": np.asarray(rows, np.float32),
+            "luts": [np.ascontiguousarray(self._lut[c]) for c in range(3)],
+            "chroma": np.empty((h, w, 2), np.uint8),
+            "yuv": np.empty((h, w, 3), np.uint8),
+            "yuv_f": np.empty((h, w, 3), np.float32),
+            "csc": np.empty((h, w, 3), np.float32),
+            "pix": np.empty((h, w, 3), np.uint8),
+        }
+
+    def _apply_fast(self, picture: np.ndarray, out: np.ndarray) -> None:
+        """One YUV420SP picture -> out (C, H, W) float32 with OpenCV (see _fast_yuv420_plan)."""
+        f = self._fast
+        x0, y0, cw, ch = self.x0, self.y0, self.crop_w, self.crop_h
+        luma = picture[: self.src_w * self.src_h].reshape(self.src_h, self.src_w)[y0:y0 + ch, x0:x0 + cw]
+        pairs = picture[self.src_w * self.src_h:].reshape(self.src_h // 2, self.src_w // 2, 2)
+        pairs = pairs[y0 // 2:(y0 + ch) // 2, x0 // 2:(x0 + cw) // 2]
+        # YUV444 by repeating each 2x2 block's chroma pair, as the integer path does.
+        cv2.resize(np.ascontiguousarray(pairs), (cw, ch), dst=f["chroma"], interpolation=cv2.INTER_NEAREST)
+        cv2.merge([np.ascontiguousarray(luma), f["chroma"]], dst=f["yuv"])
+        np.copyto(f["yuv_f"], f["yuv"])
+        cv2.transform(f["yuv_f"], f["matrix"], dst=f["csc"])
+        cv2.addWeighted(f["csc"], 1.0, f["csc"], 0.0, 0.0, dst=f["pix"], dtype=cv2.CV_8U)  # round + saturate
+        for c, plane in enumerate(cv2.split(f["pix"])):
+            cv2.LUT(plane, f["luts"][c], dst=out[c])
 
     # -- the per-frame path ------------------------------------------------------------
 
@@ -310,6 +361,9 @@ class AippOp:
         top, left = self.pad
         for b in range(self.batch):
             picture = raw[b * self.frame_bytes:(b + 1) * self.frame_bytes]
+            if self._fast is not None and out.flags.c_contiguous:
+                self._apply_fast(picture, out[b])
+                continue
             pixels = self._pixels(picture)  # int planes (crop_h, crop_w), CSC ones not yet saturated
             for ch in range(self.channels):
                 dst = out[b, ch, top:top + self.crop_h, left:left + self.crop_w]

@@ -78,9 +78,10 @@ class Preprocessor:
         h = _check_int(call, "h", h, MIN_SIDE, MAX_HEIGHT)
         to_nv12 = _check_t(call, t)
         out = np.empty((h * 3 // 2, w), np.uint8)
-        out[:h] = cv2.resize(src[:sh], (w, h), interpolation=cv2.INTER_LINEAR)
+        # Both planes are written in place through views of `out` (no temporaries to copy).
+        cv2.resize(src[:sh], (w, h), dst=out[:h], interpolation=cv2.INTER_LINEAR)
         pairs = src[sh:].reshape(sh // 2, sw // 2, 2)
-        out[h:] = cv2.resize(pairs, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR).reshape(h // 2, w)
+        cv2.resize(pairs, (w // 2, h // 2), dst=out[h:].reshape(h // 2, w // 2, 2), interpolation=cv2.INTER_LINEAR)
         if to_nv12:
             _swap_pairs_inplace(out, h)
         return out

@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""Per-stage benchmark of the skill's per-frame processing, against a seed-style pipeline.
+
+What is timed is everything between camera.read() and display.show(): FramePipeline.process
+built exactly as main.py builds it (same config keys and defaults, model, hardware resizer),
+on real frames at each resolution: video clips read in place, each frame scaled to cover the
+target size and centre-cropped, converted to NV21 outside the timed region. In the same run,
+on the same frames and with the same hilens.Model, tools/seed_pipeline.py times the seed
+demo's way (full-frame NV21 -> RGB, float32 compositing in RGB, RGB -> NV21). Both run on
+the same blocks of 10 frames, taking turns at going first, so load from other processes on
+a shared machine falls on both alike.
+
+Per resolution it prints median and p95 ms per stage (resize, infer, postprocess, upsample,
+composite) and end to end (wall clock around process()), the CPU time of a call (all
+threads; equal to the wall time on an idle machine when the work is single-threaded, and
+less disturbed by other processes), frames per second (1000 / mean end-to-end ms), the
+largest temporary memory one call allocates (numpy/OpenCV arrays, tracemalloc, on 3 extra
+untimed frames), the speed-up seed / ours (median end to end), the process's peak resident
+memory (getrusage; both pipelines, model and frames), and the output check: every
+--check-every frames the output is compared with a float64 composite of the same frame,
+the pipeline's own full-size alpha and the NV21 background (Y blended with the alpha, each
+V,U pair with the mean alpha of its 2x2 block), rounded; the skill's largest difference must
+be <= 2 levels (the seed's is shown for comparison).
+
+    python tools/bench.py                                  # 640x480, 1280x720, 1920x1080
+    python tools/bench.py --frames 200 --plot docs/bench.png --json out/bench.json
+    python tools/bench.py --sizes 1280x720 --ort-threads 2 --upsample bilinear
+
+Flags that are not the benchmark's own go to the skill's config (as for main.py).
+Exit status 1 when the output check fails, 2 for bad arguments.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+
+import cv2
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import hilens  # noqa: E402
+
+import main as skill  # noqa: E402
+from tools.seed_pipeline import SeedPipeline  # noqa: E402
+from utils import config  # noqa: E402
+from utils.background import cover  # noqa: E402
+from utils.pipeline import STAGES, FramePipeline  # noqa: E402
+
+VIDEO_DIR = os.path.join(os.path.dirname(ROOT), "shared", "data", "videos")
+# A room with people walking through (768x432; from frame 70 someone is in view) and four
+# webcam-style clips of one or two people (480x270), Intel's sample videos (CC BY 4.0).
+DEFAULT_VIDEOS = [os.path.join(VIDEO_DIR, name) for name in (
+    "one-by-one-person-detection.mp4", "head-pose-face-detection-female.gif",
+    "face-demographics-walking.gif", "head-pose-face-detection-male.gif",
+    "head-pose-face-detection-female-and-male.gif")]
+DEFAULT_START = 70
+DEFAULT_SIZES = "640x480,1280x720,1920x1080"
+MAX_DIFF = 2  # levels allowed between the skill's output and the float reference
+
+
+# -- frames --------------------------------------------------------------------------------
+
+class FrameSource(object):
+    """Real frames at w x h in NV21: video frames scaled to cover w x h and centre-cropped
+    (aspect kept), converted with hilens.cvt_color like the simulator's camera. The videos
+    are read in place, `chunk` consecutive frames from each in turn (so the pipeline sees
+    continuous motion with a scene cut every `chunk` frames), each rewound at its end. The
+    first video starts at frame `start`."""
+
+    def __init__(self, paths, w, h, start=0, chunk=25):
+        self.w, self.h = w, h
+        self.chunk = max(1, int(chunk))
+        self.videos = []
+        for i, path in enumerate(paths):
+            cap = cv2.VideoCapture(path)
+            if not cap.isOpened():
+                self.close()
+                raise ValueError("video %s cannot be opened (expected an MP4/GIF readable by "
+                                 "OpenCV)" % path)
+            first = start if i == 0 else 0
+            if first:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+            self.videos.append([path, cap, first])
+        self.current = 0
+        self.count = 0
+
+    def _next_bgr(self, video):
+        path, cap, first = video
+        ok, bgr = cap.read()
+        if not ok or bgr is None:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+            ok, bgr = cap.read()
+            if not ok or bgr is None:  # some backends cannot seek: reopen
+                cap.release()
+                cap = cv2.VideoCapture(path)
+                if first:
+                    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+                video[1] = cap
+                ok, bgr = cap.read()
+        if not ok or bgr is None:
+            raise ValueError("no frame could be read from %s" % path)
+        return bgr
+
+    def read(self):
+        if self.count == self.chunk:
+            self.count = 0
+            self.current = (self.current + 1) % len(self.videos)
+        self.count += 1
+        bgr = self._next_bgr(self.videos[self.current])
+        bgr = np.ascontiguousarray(cover(bgr, self.w, self.h))
+        return hilens.cvt_color(bgr, hilens.BGR2YUV_NV21)
+
+    def close(self):
+        for video in self.videos:
+            video[1].release()
+        self.videos = []
+
+
+def parse_sizes(text):
+    sizes = []
+    for part in text.split(","):
+        try:
+            w, h = (int(v) for v in part.strip().lower().split("x"))
+        except ValueError:
+            raise ValueError("--sizes: %r is not WxH (e.g. 1280x720)" % part)
+        if w % 2 or h % 2 or not (64 <= w <= 1920 and 64 <= h <= 1080):
+            raise ValueError("--sizes: %dx%d must be even and within 64x64..1920x1080 "
+                             "(the device's video range)" % (w, h))
+        sizes.append((w, h))
+    return sizes
+
+
+# -- output check ---------------------------------------------------------------------------
+
+def reference_composite(frame, bg, alpha, alpha_half=None):
+    """The float64 composite an NV21 blend should give, rounded to levels.
+
+    frame, bg: NV21 (H*3/2, W) uint8; alpha: (H, W), uint8 0..255 or float in [0, 1].
+    Y = a*fg + (1-a)*bg per pixel; each V,U pair with `alpha_half` (H/2, W/2), the alpha the
+    pipeline keeps per chroma sample, or when there is none the mean alpha of its 2x2 block."""
+    h, w = alpha.shape
+    a = _unit(alpha)
+    ref = np.empty(frame.shape, np.float64)
+    ref[:h] = frame[:h] * a + bg[:h] * (1.0 - a)
+    if alpha_half is None:
+        half = a.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    else:
+        half = _unit(alpha_half)
+    a_vu = np.repeat(half, 2, axis=1)
+    ref[h:] = frame[h:] * a_vu + bg[h:] * (1.0 - a_vu)
+    return np.rint(ref)
+
+
+def _unit(alpha):
+    a = alpha.astype(np.float64)
+    if alpha.dtype == np.uint8:
+        a /= 255.0
+    return a
+
+
+def max_difference(out, ref):
+    return int(np.abs(out.astype(np.float64) - ref).max())
+
+
+# -- building the pipelines as main.py does -------------------------------------------------
+
+def load_cfg(skill_args):
+    cfg = config.load_config(None, list(skill_args), base_dir=ROOT)
+    if cfg.view != "result":
+        raise ValueError("bench: view must be 'result' (got %r): side_by_side is a layout "
+                         "for watching, not a frame to time" % cfg.view)
+    kind = config.background_kind(cfg.background)
+    if kind not in ("image", "color", "green"):
+        raise ValueError("bench: background must be an image or a colour for the seed-style "
+                         "comparison (got %r, a %s)" % (cfg.background, kind))
+    return cfg
+
+
+def open_model(cfg):
+    path = skill.resolve_model(cfg.model, ROOT)
+    return hilens.Model(path)
+
+
+def seed_background(pipeline):
+    """The seed gets the very background the skill blends with, as RGB (once per size)."""
+    def rgb(w, h):
+        return cv2.cvtColor(pipeline.background.frame(w, h), cv2.COLOR_YUV2RGB_NV21)
+    return rgb
+
+
+# -- statistics -----------------------------------------------------------------------------
+
+def summarise(samples):
+    x = np.asarray(samples, np.float64)
+    return {"median": float(np.median(x)), "p95": float(np.percentile(x, 95)),
+            "mean": float(x.mean())}
+
+
+def temp_alloc_mib(process, frames):
+    """Largest memory held by numpy/OpenCV arrays allocated inside one process() call."""
+    tracemalloc.start()
+    try:
+        peak = 0
+        for f in frames:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            process(f)
+            peak = max(peak, tracemalloc.get_traced_memory()[1] - base)
+    finally:
+        tracemalloc.stop()
+    return peak / 2.0 ** 20
+
+
+def peak_rss_mib():
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024.0 if sys.platform != "darwin" else kib / 2.0 ** 20
+
+
+def bench_size(cfg, model, size, videos, frames, warmup, check_every, start=0, chunk=25,
+               block=10):
+    """Time both pipelines on the same frames at one size. Frames come in blocks: the skill
+    runs on a block, then the seed on the same block (which one goes first alternates), so
+    neither pays for the other's cache footprint on every frame, while load from other
+    processes still falls on both alike within seconds."""
+    w, h = size
+    ours = FramePipeline(cfg, model, skill.make_resizer(), base_dir=ROOT)
+    seed = SeedPipeline(model, skill.make_resizer(), seed_background(ours), cfg.model_width,
+                        cfg.model_height, feedback=cfg.feedback)
+    names = ("ours", "seed")
+    pipes = {"ours": ours, "seed": seed}
+    keys = STAGES + ("end_to_end", "cpu")
+    times = dict((n, dict((k, []) for k in keys)) for n in names)
+    diffs = {"ours": [], "seed": []}
+    source = FrameSource(videos, w, h, start, chunk)
+    try:
+        done = 0
+        blocks = 0
+        while done < warmup + frames:
+            n = min(block, warmup + frames - done)
+            batch = [source.read() for _ in range(n)]
+            for name in (names if blocks % 2 == 0 else names[::-1]):
+                p = pipes[name]
+                for k, frame in enumerate(batch):
+                    i = done + k
+                    c0 = time.process_time()
+                    t0 = time.perf_counter()
+                    out = p.process(frame)
+                    t1 = time.perf_counter()
+                    c1 = time.process_time()
+                    if i < warmup:
+                        continue
+                    times[name]["end_to_end"].append((t1 - t0) * 1000.0)
+                    times[name]["cpu"].append((c1 - c0) * 1000.0)
+                    for s in STAGES:
+                        times[name][s].append(p.stage_ms[s])
+                    if (i - warmup) % check_every == 0:
+                        if name == "ours" and not ours.last_ok:
+                            raise RuntimeError("the skill's inference failed on frame %d (see "
+                                               "the log); nothing to compare" % i)
+                        ref = reference_composite(frame, ours.background.frame(w, h),
+                                                  p.alpha_full, getattr(p, "alpha_half", None))
+                        diffs[name].append(max_difference(out, ref))
+            done += n
+            blocks += 1
+        extra = [source.read() for _ in range(3)]
+    finally:
+        source.close()
+    temp = {"ours": temp_alloc_mib(ours.process, extra),
+            "seed": temp_alloc_mib(seed.process, extra)}
+    ours.close()
+    result = {"size": [w, h], "frames": frames, "warmup": warmup}
+    for n in names:
+        e2e = summarise(times[n]["end_to_end"])
+        result[n] = {
+            "stages": dict((s, summarise(times[n][s])) for s in STAGES),
+            "end_to_end": e2e,
+            "cpu": summarise(times[n]["cpu"]),
+            "fps": 1000.0 / e2e["mean"],
+            "temp_mib": temp[n],
+            "max_diff": max(diffs[n]) if diffs[n] else None,
+            "checked_frames": len(diffs[n]),
+        }
+    result["speedup"] = result["seed"]["end_to_end"]["median"] / \
+        result["ours"]["end_to_end"]["median"]
+    result["peak_rss_mib"] = peak_rss_mib()
+    return result
+
+
+# -- report ---------------------------------------------------------------------------------
+
+def format_size(r):
+    return "%dx%d" % tuple(r["size"])
+
+
+def format_table(r):
+    o, s = r["ours"], r["seed"]
+    lines = ["%-14s %9s %9s   %9s %9s" % ("ms per frame", "ours med", "ours p95",
+                                           "seed med", "seed p95")]
+    for st in STAGES + ("end_to_end",):
+        a = o["end_to_end"] if st == "end_to_end" else o["stages"][st]
+        b = s["end_to_end"] if st == "end_to_end" else s["stages"][st]
+        lines.append("%-14s %9.2f %9.2f   %9.2f %9.2f" % (st.replace("_", " "), a["median"],
+                                                          a["p95"], b["median"], b["p95"]))
+    lines.append("%-14s %9.2f %9.2f   %9.2f %9.2f" % ("CPU time", o["cpu"]["median"],
+                                                      o["cpu"]["p95"], s["cpu"]["median"],
+                                                      s["cpu"]["p95"]))
+    lines.append("%-14s %9.1f %9s   %9.1f" % ("fps", o["fps"], "", s["fps"]))
+    lines.append("%-14s %9.1f %9s   %9.1f" % ("temp MiB/call", o["temp_mib"], "",
+                                              s["temp_mib"]))
+    lines.append("%-14s %9s %9s   %9s   (levels vs float64 composite, %d frames)"
+                 % ("max diff", o["max_diff"], "", s["max_diff"], o["checked_frames"]))
+    lines.append("speed-up seed / ours: %.2fx (median end to end), %.2fx (median CPU time); "
+                 "peak RSS of the process so far: %.0f MiB"
+                 % (r["speedup"], s["cpu"]["median"] / o["cpu"]["median"], r["peak_rss_mib"]))
+    return "\n".join(lines)
+
+
+def summary_table(results):
+    rows = ["| resolution | ours median ms | ours p95 ms | ours fps | seed median ms | "
+            "speed-up | max diff (levels) | peak RSS MiB |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        o = r["ours"]
+        rows.append("| %s | %.2f | %.2f | %.0f | %.2f | %.2fx | %s | %.0f |" % (
+            format_size(r), o["end_to_end"]["median"], o["end_to_end"]["p95"], o["fps"],
+            r["seed"]["end_to_end"]["median"], r["speedup"], o["max_diff"],
+            r["peak_rss_mib"]))
+    return "\n".join(rows)
+
+
+def plot(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3")
+    fig, ax = plt.subplots(figsize=(2.4 + 2.2 * len(results), 4.2))
+    width = 0.38
+    for i, r in enumerate(results):
+        for k, name in enumerate(("ours", "seed")):
+            x = i + (k - 0.5) * width * 1.08
+            bottom = 0.0
+            for s, c in zip(STAGES, colours):
+                v = r[name]["stages"][s]["median"]
+                ax.bar(x, v, width, bottom=bottom, color=c,
+                       label=s if i == 0 and k == 0 else None)
+                bottom += v
+            ax.text(x, bottom, "%s\n%.1f" % (name, r[name]["end_to_end"]["median"]),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(results)))
+    ax.set_xticklabels(["%s\n%.2fx faster" % (format_size(r), r["speedup"]) for r in results])
+    ax.set_ylabel("median ms per frame (stacked stages)")
+    ax.set_title("Per-frame cost: skill vs seed-style pipeline")
+    top = max(r["seed"]["end_to_end"]["median"] for r in results)
+    ax.set_ylim(0, top * 1.25)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- entry points ---------------------------------------------------------------------------
+
+def run(sizes, videos, frames=150, warmup=20, check_every=10, skill_args=(), ort_threads=None,
+        cv_threads=None, start=0, chunk=25, echo=print):
+    """Benchmark every size; returns the JSON-able report (also echoed as tables)."""
+    for v in videos:
+        if not os.path.isfile(v):
+            raise ValueError("video %s not found (pass --video PATH; any MP4/GIF with people)"
+                             % v)
+    if frames < 1 or warmup < 0 or check_every < 1:
+        raise ValueError("frames must be >= 1, warmup >= 0 and check_every >= 1")
+    if ort_threads is not None:
+        os.environ["HILENS_ORT_THREADS"] = str(int(ort_threads))
+    if cv_threads is not None:
+        cv2.setNumThreads(int(cv_threads))
+    cfg = load_cfg(skill_args)
+    hilens.init(skill.VERIFY)
+    try:
+        model = open_model(cfg)
+        load = os.getloadavg()[0]
+        echo("per-frame processing (camera.read() -> display.show()): model %s %dx%d, "
+             "background %r, upsample %s; ONNX Runtime threads %d, OpenCV threads %d; "
+             "%d CPUs, load average %.1f at the start"
+             % (cfg.model, cfg.model_width, cfg.model_height, cfg.background, cfg.upsample,
+                model.threads, cv2.getNumThreads(), os.cpu_count() or 0, load))
+        echo("frames: %s (chunks of %d consecutive frames from each in turn; %d warm-up "
+             "frames first)" % (", ".join(os.path.basename(v) for v in videos), chunk, warmup))
+        results = []
+        for size in sizes:
+            r = bench_size(cfg, model, size, videos, frames, warmup, check_every, start, chunk)
+            results.append(r)
+            echo("\n== %s, %d frames" % (format_size(r), frames))
+            echo(format_table(r))
+        echo("\n" + summary_table(results))
+        load_end = os.getloadavg()[0]
+        echo("load average %.1f at the end" % load_end)
+    finally:
+        hilens.terminate()
+    ok = all(r["ours"]["max_diff"] is not None and r["ours"]["max_diff"] <= MAX_DIFF
+             for r in results)
+    return {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "numpy": np.__version__,
+                    "opencv": cv2.__version__, "load_average": [load, load_end]},
+        "settings": {"ort_threads": model.threads, "cv_threads": cv2.getNumThreads(),
+                     "config": cfg.as_dict(), "videos": list(videos), "start": start,
+                     "chunk": chunk, "check_every": check_every},
+        "results": results,
+        "output_check_ok": ok,
+        "max_diff_allowed": MAX_DIFF,
+    }
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        description="Per-stage benchmark of the skill's per-frame processing against a "
+                    "seed-style pipeline (see the top of tools/bench.py).",
+        epilog="Other flags are skill config keys, as for main.py (e.g. --upsample bilinear).")
+    p.add_argument("--frames", type=int, default=150, help="timed frames per size (150)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed frames first (20)")
+    p.add_argument("--sizes", default=DEFAULT_SIZES, help="WxH list (%s)" % DEFAULT_SIZES)
+    p.add_argument("--video", action="append", default=None, metavar="PATH",
+                   help="source video, read in place; repeat for more (default: the five "
+                        "clips in %s)" % VIDEO_DIR)
+    p.add_argument("--start", type=int, default=None,
+                   help="first frame of the first video (%d for the default set, else 0)"
+                   % DEFAULT_START)
+    p.add_argument("--chunk", type=int, default=25,
+                   help="consecutive frames taken from one video before the next (25)")
+    p.add_argument("--check-every", type=int, default=10,
+                   help="compare the output with the float reference every N frames (10)")
+    p.add_argument("--ort-threads", type=int, default=None,
+                   help="ONNX Runtime intra-op threads (sets HILENS_ORT_THREADS; default: "
+                        "the simulator's)")
+    p.add_argument("--cv-threads", type=int, default=None,
+                   help="cv2.setNumThreads before timing (default: as the skill leaves it)")
+    p.add_argument("--plot", metavar="PNG", help="per-stage stacked bars, ours vs seed")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    return p
+
+
+def main(argv=None):
+    args, rest = build_parser().parse_known_args(argv)
+    videos = args.video or DEFAULT_VIDEOS
+    start = args.start if args.start is not None else (0 if args.video else DEFAULT_START)
+    try:
+        report = run(parse_sizes(args.sizes), videos, frames=args.frames, warmup=args.warmup,
+                     check_every=args.check_every, skill_args=rest,
+                     ort_threads=args.ort_threads, cv_threads=args.cv_threads, start=start,
+                     chunk=args.chunk)
+    except ValueError as e:
+        print("bench: %s" % e, file=sys.stderr)
+        return 2
+    except RuntimeError as e:
+        print("bench: %s" % e, file=sys.stderr)
+        return 1
+    report["command"] = " ".join(["python", "tools/bench.py"] + list(
+        sys.argv[1:] if argv is None else argv))
+    if args.json:
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(folder):
+            os.makedirs(folder)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    if args.plot:
+        plot(report["results"], args.plot)
+    if not report["output_check_ok"]:
+        print("bench: output check FAILED: the skill's output differs from the float "
+              "reference by more than %d levels" % MAX_DIFF, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
