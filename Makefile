@@ -20,3 +20,12 @@ demo: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q test
+
+# Regenerating artefacts (PC only; see README and model/MODEL.md).
+.PHONY: bench sample
+bench: $(VENV)/.dev
+	$(PY) tools/bench.py --plot docs/bench.png
+
+sample: $(VENV)/.dev
+	$(PY) tools/make_sample.py
+	$(PY) tools/make_sample.py --picture docs/result.png
