@@ -4,7 +4,8 @@
 On the device HiLens calls run(work_path); the configuration comes from the console
 (hilens.get_skill_config()). On a PC the same code runs through the `hilens` simulator:
 
-    python main.py                       # bundled sample test/cameras0.mp4 -> out/result.mp4
+    python main.py                       # built-in camera -> HDMI: on the simulator test/cameras0.mp4
+                                         # -> hdmi_output.mp4 (the devguide starts skills this way)
     python main.py --input clip.mp4 --output out.mp4 --background blur --alpha-out out/alpha
     python main.py --help                # every flag = a config key
 
@@ -165,7 +166,7 @@ def _run(work_path, argv):
     cfg = config.load_config(hilens.get_skill_config(), argv, base_dir=work_path)
     try:
         source = open_source(cfg.input, hilens.VideoCapture, work_path, loop=cfg.loop,
-                             give_up_after=PC_CAMERA_GIVE_UP_S if argv is not None else None)
+                             give_up_after=PC_CAMERA_GIVE_UP_S if argv else None)
     except ValueError as e:
         log.error("input: %s" % e)
         return 2

@@ -86,8 +86,10 @@ def test_device_and_pc_defaults():
     dev = config.load_config(None, None)
     pc = config.load_config(None, [])
     assert dev.input == "" and dev.output == "hdmi" and not dev.progress
-    assert pc.input == "test/cameras0.mp4" and pc.output == "out/result.mp4" and pc.progress
-    assert os.path.isfile(os.path.join(ROOT, pc.input))
+    # `python3 main.py` (no flags) must start the device's camera -> HDMI skill; the
+    # simulator plays test/cameras0.mp4 as the built-in camera
+    assert pc.input == "" and pc.output == "hdmi" and pc.progress
+    assert os.path.isfile(os.path.join(ROOT, "test", "cameras0.mp4"))
     assert os.path.isfile(os.path.join(ROOT, dev.background))
 
 

@@ -176,11 +176,11 @@ def _check_background(value, base_dir):
 KEYS = [
     Key("input", "str", "",
         "video source: '' built-in camera, '0' UVC camera, an IPC camera name, rtsp:// URL, "
-        "an .mp4 file; on a PC also a folder of images",
-        pc_default="test/cameras0.mp4"),
+        "an .mp4 file; on a PC also a folder of images (the simulator's built-in camera "
+        "plays test/cameras0.mp4, as HiLens Studio does)"),
     Key("output", "str", "hdmi",
-        "where frames go: 'hdmi', an rtmp:// URL, or a video file (H264_FILE display)",
-        pc_default="out/result.mp4"),
+        "where frames go: 'hdmi', an rtmp:// URL, or a video file (H264_FILE display; "
+        "the simulator's HDMI writes hdmi_output.mp4)"),
     Key("loop", "bool", False, "restart a file input at its end instead of stopping"),
     Key("max_frames", "int", 0, "stop after this many frames (0: no limit)", lo=0, hi=10 ** 9),
     Key("alpha_out", "str", "", "folder for 8-bit alpha PNGs named by frame index ('' off)"),
@@ -291,8 +291,11 @@ def _raw_skill_value(item):
 def load_config(skill_cfg=None, argv=None, base_dir=None):
     """Validated Config from the skill config dict (or None) and CLI arguments (or None).
 
-    argv None means the device: device defaults and no command line. With argv (a list,
-    possibly empty) the PC defaults apply (e.g. input test/cameras0.mp4, output an MP4).
+    argv None means run(work_path) called by HiLens: no command line. With argv (a list,
+    possibly empty: `python3 main.py`, which is also how the devguide's skills start) the
+    flags apply and the few PC defaults (a progress line). Input and output default to the
+    built-in camera and HDMI everywhere: on a PC the simulator plays test/cameras0.mp4 as
+    that camera and writes HDMI to a file, so an unchanged skill runs on both.
     `base_dir` (the skill folder) is used to check that file values exist.
     """
     on_pc = argv is not None
