@@ -59,6 +59,7 @@ def _restore_torch_state():
 def _args(data_dir, run, steps, *extra):
     # overfit two photos: random init, no distillation (no MediaPipe weights needed)
     return train.parse_args(["--data", str(data_dir), "--run", str(run), "--init", "random",
+                             "--scope", "all", "--gt-weight", "1", "--temporal-weight", "1",
                              "--steps", str(steps), "--batch", "2", "--clip-len", "2",
                              "--lr", "5e-3", "--prior-lr-mult", "1",
                              "--warmup", "1", "--lr-final", "1.0", "--distill", "0",
@@ -130,3 +131,14 @@ def test_train_bad_arguments_are_rejected(tmp_path):
     with pytest.raises(FileNotFoundError, match="--data"):
         train.train(train.parse_args(["--data", str(tmp_path), "--run", str(tmp_path / "r"),
                                       "--quiet"]))
+
+
+def test_train_scope_prior_changes_only_the_prior_weights(data_dir, tmp_path):
+    args = _args(data_dir, tmp_path / "p", 2, "--scope", "prior")
+    torch.manual_seed(args.seed)
+    init = train.build_model("random").state_dict()
+    trained = train.train(args)["model"].state_dict()
+    changed = [k for k in init if not torch.equal(init[k], trained[k])]
+    assert changed == ["stem.conv.weight"]
+    diff = (init["stem.conv.weight"] - trained["stem.conv.weight"]).abs()
+    assert diff[:, :3].max() == 0 and diff[:, 3].max() > 0

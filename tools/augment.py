@@ -5,10 +5,10 @@ Two families, both written as pure numpy/OpenCV functions on one float32 sample 
 training run is reproducible from its seed:
 
 * prior augmentations: what the network sees on its `prev_alpha` input. The HiLens MODNet write-up
-  trained the feedback input with a blank prior (a person walking in), a shifted/deformed ground truth
-  (learn to correct a slightly wrong prior) and wrong priors (learn to ignore it). We add "stale"
-  priors on empty frames (a person who just left must vanish at once) and softening, because at run
-  time the prior is the network's own soft output, not a binary mask.
+  trained the feedback input with a blank prior (a person walking in), a shifted/deformed ground
+  truth (learn to correct a slightly wrong prior) and wrong priors (learn to ignore it). We add
+  "stale" priors on empty frames (a person who just left must vanish at once) and softening,
+  because at run time the prior is the network's own soft output, not a binary mask.
 * photometric augmentations: simulated point and line light sources, back-light, colour jitter and
   sensor noise, the lighting changes a kiosk camera sees and the per-frame network flickers on.
 
@@ -71,7 +71,8 @@ class AugConfig:
     noise_max: float = 0.03       # Gaussian noise sigma upper bound (image in [0, 1])
     p_blur: float = 0.1           # slight defocus
     # --- hard frames: the picture alone is not enough, the (near-right) prior is needed ---
-    p_degrade: float = 0.05       # per frame with a person
+    p_degrade: float = 0.0        # per frame with a person (0.1-0.2 made the prior a crude,
+                                  # harmful nudge in our runs, see model/MODEL.md)
 
 
 # ----------------------------------------------------------------------------------------------
