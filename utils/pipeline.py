@@ -45,7 +45,6 @@ class FramePipeline(object):
         self.compositor = composite.Compositor()
         self.side_by_side = composite.SideBySide()
         self.stage_ms = dict((s, 0.0) for s in STAGES)
-        self.stage_total_ms = dict((s, 0.0) for s in STAGES)
         self.frames = 0
         self.failed = 0  # frames shown untouched because inference failed
         self.last_ok = False
@@ -135,9 +134,7 @@ class FramePipeline(object):
 
         for name, a_, b_ in (("resize", t0, t1), ("infer", t1, t2), ("postprocess", t2, t3),
                              ("upsample", t3, t4), ("composite", t4, t5)):
-            ms = (b_ - a_) * 1000.0
-            self.stage_ms[name] = ms
-            self.stage_total_ms[name] += ms
+            self.stage_ms[name] = (b_ - a_) * 1000.0
         self.frames += 1
         return out
 

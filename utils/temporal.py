@@ -37,7 +37,6 @@ class TemporalState(object):
         self.frame_size = None
         self.last_diff = 0.0
         self.resets = {}
-        self.last_reset = None
 
     def reset(self, reason):
         """Forget the prior and the smoothing history; count why."""
@@ -45,7 +44,6 @@ class TemporalState(object):
         self.has_prior = False
         self.has_smoothed = False
         self.resets[reason] = self.resets.get(reason, 0) + 1
-        self.last_reset = reason
 
     def begin_frame(self, frame_size, small_y):
         """Check a new frame against the reset rules; returns the reset reason or None."""
