@@ -64,22 +64,21 @@ def _computed_scales(m):
     node.input[2] = "scales_copy"
 
 
-def _renamed_input(m):
-    old = m.graph.input[1].name
-    m.graph.input[1].name = "prior"
-    for node in m.graph.node:
-        for i, name in enumerate(node.input):
-            if name == old:
-                node.input[i] = "prior"
+def _rename(value_infos, new):
+    """A breaker that renames a graph input/output and every node edge that uses it."""
+    def breaker(m):
+        info = value_infos(m.graph)
+        old, info.name = info.name, new
+        for node in m.graph.node:
+            for edges in (node.input, node.output):
+                for i, name in enumerate(edges):
+                    if name == old:
+                        edges[i] = new
+    return breaker
 
 
-def _renamed_output(m):
-    old = m.graph.output[0].name
-    m.graph.output[0].name = "mask"
-    for node in m.graph.node:
-        for i, name in enumerate(node.output):
-            if name == old:
-                node.output[i] = "mask"
+_renamed_input = _rename(lambda g: g.input[1], "prior")
+_renamed_output = _rename(lambda g: g.output[0], "mask")
 
 
 BREAKERS = {
