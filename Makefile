@@ -16,7 +16,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 .PHONY: demo test
 demo: $(VENV)/.runtime
-	$(PY) main.py --output out/result.mp4
+	$(PY) main.py --input test/cameras0.mp4 --output out/result.mp4
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q test

@@ -5,7 +5,7 @@ On the device HiLens calls run(work_path); the configuration comes from the cons
 (hilens.get_skill_config()). On a PC the same code runs through the `hilens` simulator:
 
     python main.py                       # built-in camera -> HDMI: on the simulator test/cameras0.mp4
-                                         # -> hdmi_output.mp4 (the devguide starts skills this way)
+                                         # -> hdmi_output.mp4, on repeat like a camera
     python main.py --input clip.mp4 --output out.mp4 --background blur --alpha-out out/alpha
     python main.py --help                # every flag = a config key
 
