@@ -109,12 +109,20 @@ def test_cli_prints_both_paths_and_compares_with_a_reference(tmp_path, data, cap
     assert '|dIoU| max' in capsys.readouterr().out
 
 
-def test_bad_model_and_data_give_clear_errors(tmp_path, data):
+def test_bad_model_and_data_give_clear_errors(tmp_path, data, capsys):
     with pytest.raises(FileNotFoundError, match='model not found'):
         sr.OnnxRgbRunner(str(tmp_path / 'missing.onnx'))
     with pytest.raises(FileNotFoundError, match='image folder not found'):
         eval_seg.evaluate_images(sr.OnnxRgbRunner(tiny_model(tmp_path / 'm.onnx', 64, 48)),
                                  str(tmp_path / 'nope'), data[1])
+    for argv, msg in ((['--model', 'gt'], '--model gt needs --temporal'),
+                      (['--model', 'm.onnx', '--temporal', '--flow-smooth', '0'],
+                       '--flow-smooth must be in'),
+                      (['--model', 'm.onnx', '--temporal', '--photometric', 'dim'],
+                       'invalid choice')):
+        with pytest.raises(SystemExit):
+            eval_seg.parse_args(argv)
+        assert msg in capsys.readouterr().err
 
 
 def test_recovery_counts_frames_from_the_events():
@@ -203,3 +211,65 @@ def test_fn_and_torch_runners_see_nchw_rgb_and_prior():
     t = sr.TorchRunner(net, (8, 6), feedback=True)
     a = t(bgr, prev)
     assert a.shape == (6, 8) and a.min() > 0.99 and net.training
+
+
+def test_still_and_moving_temporal_error_follow_the_phases():
+    events = {'n_frames': 12, 'exit_start': 2, 'out_start': 4, 'entry_start': 7, 'rest_start': 9}
+    person = [True] * 4 + [False] * 3 + [True] * 5
+    # step_err of frame t: 1 on still pairs, 10 on sliding pairs, 100 on empty-room pairs
+    still = {1, 10, 11}
+    moving = {2, 3, 4, 7, 8, 9}
+    recs = [{'person': p, 'iou': 0.9 if p else float('nan'), 'mean_alpha': 0.0 if not p else 0.3,
+             'step_err': float('nan') if t == 0 else
+             (1.0 if t in still else 10.0 if t in moving else 100.0), 'ms': 1.0}
+            for t, p in enumerate(person)]
+
+    class Seq(object):
+        name = 's'
+    seq = Seq()
+    seq.events = events
+    r = eval_seg.summarize_temporal([(seq, recs)])
+    assert r['tempo_err_still'] == pytest.approx(1e3)
+    assert r['tempo_err_move'] == pytest.approx(10e3)
+    assert r['tempo_err'] == pytest.approx(np.mean([recs[t]['step_err'] for t in range(1, 12)]) * 1e3)
+
+
+def test_ground_truth_runner_and_photometric_control(tmp_path):
+    data = make_data(str(tmp_path / 'hsd'), sizes=((90, 120), (100, 80)))
+    plate = np.full((90, 160, 3), BLUE, np.uint8)
+    from tools.seg_metrics import list_pairs
+    cfg = ss.SynthConfig(n_frames=24, size=(128, 72))
+    clean_cfg = ss.SynthConfig(n_frames=24, size=(128, 72), gain_wave=0.0, gain_jitter=0.0,
+                               noise_sigma=0.0)
+    seqs = ss.make_sequences(list_pairs(*data), [plate], n=2, config=cfg, seed=3)
+    clean = ss.make_sequences(list_pairs(*data), [plate], n=2, config=clean_cfg, seed=3)
+    # The control keeps people, plates and motion: same GT, only the picture's noise differs.
+    for t in (0, 9, 23):
+        (f, g), (fc, gc) = seqs[0].frame(t), clean[0].frame(t)
+        assert np.array_equal(g, gc) and not np.array_equal(f, fc)
+    gt = sr.GroundTruthRunner((64, 36))
+    plain = sr.OnnxRgbRunner(tiny_model(tmp_path / 'p.onnx', 64, 36))
+    g, m = eval_seg.evaluate_temporal_many([(gt, False), (plain, False)], clean)
+    assert g['iou'] > 0.9 and g['empty_alpha'] == 0 and g['exit_recover'] == 0
+    # Only the model-size resolution separates the GT runner from a perfect score.
+    assert 0 < g['tempo_err'] < m['tempo_err'] + 1e-9
+
+
+def test_flow_smoothing_follows_motion_where_plain_averaging_lags():
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (60, 200, 3)).astype(np.uint8)
+    texture = cv2.GaussianBlur(texture, (0, 0), 1.5)
+    smoother = eval_seg.FlowSmoother(0.5)
+    ema = None
+    for t in range(12):
+        frame = np.ascontiguousarray(texture[:, t * 4:t * 4 + 96])
+        alpha = np.zeros((60, 96), np.float32)
+        alpha[15:45, 60 - 4 * t:80 - 4 * t] = 1.0    # a box glued to the texture
+        out = smoother(frame, alpha)
+        ema = alpha if ema is None else 0.5 * alpha + 0.5 * ema
+    # Warped, the history lands on the box's current place; averaged in place, it trails it.
+    err_flow = np.abs(out - alpha).mean()
+    err_ema = np.abs(ema - alpha).mean()
+    assert err_flow < 0.3 * err_ema
+    with pytest.raises(ValueError, match='flow smoothing weight'):
+        eval_seg.FlowSmoother(0.0)

@@ -25,7 +25,9 @@ first frame), or zeros every frame with `--feedback off`. Reported:
   IoU rest: the same over frames where the person stands in place (no slide).
 - empty a: mean alpha over frames whose GT is empty (should be ~0).
 - tErr: temporal error x 1e-3, mean over pixels and frame pairs of
-  |(a_t - a_{t-1}) - (g_t - g_{t-1})| at frame size, alpha in [0, 1].
+  |(a_t - a_{t-1}) - (g_t - g_{t-1})| at frame size, alpha in [0, 1]; `still` and `moving`:
+  the same mean over the frame pairs where the person stands in place and where they slide out
+  or in (up to and including the first empty / first resting frame).
 - exit rec: frames from the first frame whose GT is empty (person fully out) to the first
   frame with mean alpha < 0.02 (0 = at once). If that never happens before the person returns,
   the number of empty frames is counted and the sequence is listed in `censored`.
@@ -43,9 +45,19 @@ Python API (for training loops and other tools):
 `evaluate_temporal` also takes prebuilt `sequences` (tools.synth_sequence.make_sequences) so
 several models see the very same frames.
 
+Controls that say what tErr is made of (temporal benchmark only):
+- `--model gt`: the ground truth reduced to the model size, scored like a model's output (a
+  perfect network at that resolution);
+- `--photometric off`: the same sequences (same people, plates, motion) without exposure
+  flicker and sensor noise;
+- `--flow-smooth K`: each model without feedback, its alphas passed through motion-compensated
+  smoothing (the previous output warped by DIS optical flow and blended with weight 1 - K).
+
 CLI:
     .venv/bin/python tools/eval_seg.py --model model/matting.onnx --path both
     .venv/bin/python tools/eval_seg.py --model model/matting.onnx --temporal --feedback both
+    .venv/bin/python tools/eval_seg.py --model model/matting.onnx --model gt --temporal \
+        --feedback both --flow-smooth 0.7 --flow-smooth 0.5 [--photometric off]
 """
 import argparse
 import json
@@ -61,15 +73,16 @@ if __package__ in (None, ''):
 from tools import seg_metrics as sm  # noqa: E402
 from tools import synth_sequence as ss  # noqa: E402
 from tools.seg_runners import (DEFAULT_AIPP, RESIZE_MODES, AippRunner,  # noqa: E402
-                               OnnxRgbRunner, resize_to_model, timed)
+                               GroundTruthRunner, OnnxRgbRunner, onnx_signature,
+                               resize_to_model, timed)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(REPO_ROOT), 'shared', 'data', 'hsd')
 EXIT_ALPHA = 0.02
 ENTRY_FRACTION = 0.95
 
-TEMPORAL_COLUMNS = ('n', 'iou', 'iou_rest', 'empty_alpha', 'tempo_err', 'exit_recover',
-                    'entry_recover', 'censored', 'ms')
+TEMPORAL_COLUMNS = ('n', 'iou', 'iou_rest', 'empty_alpha', 'tempo_err', 'tempo_err_still',
+                    'tempo_err_move', 'exit_recover', 'entry_recover', 'censored', 'ms')
 
 
 def _alpha_to(alpha_small, w, h):
@@ -106,12 +119,47 @@ def evaluate_images(runner, image_dir, mask_dir, resize='linear', limit=None, pe
     return out
 
 
-class _Track(object):
-    """Per-frame state and records of one (runner, feedback) pair along one sequence."""
+class FlowSmoother(object):
+    """Motion-compensated exponential smoothing of one track's alphas, a classic temporal filter
+    to compare feedback against: the previous output is warped onto the current frame with
+    dense optical flow (OpenCV DIS on the model-size picture) and blended,
+    out = k * alpha + (1 - k) * warp(out_prev)."""
 
-    def __init__(self, runner, feedback):
+    def __init__(self, k):
+        if not 0.0 < k <= 1.0:
+            raise ValueError('flow smoothing weight must be in (0, 1], got %r' % (k,))
+        self.k = float(k)
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.grey = None
+        self.out = None
+        self.grid = None
+
+    def __call__(self, small, alpha):
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        if self.out is None:
+            self.out = alpha
+        else:
+            # For each pixel of this frame: where it was in the previous one.
+            flow = self.flow.calc(grey, self.grey, None)
+            if self.grid is None:
+                h, w = grey.shape
+                self.grid = np.meshgrid(np.arange(w, dtype=np.float32),
+                                        np.arange(h, dtype=np.float32))
+            warped = cv2.remap(self.out, self.grid[0] + flow[..., 0], self.grid[1] + flow[..., 1],
+                               cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            self.out = (self.k * alpha + (1.0 - self.k) * warped).astype(np.float32)
+        self.grey = grey
+        return self.out
+
+
+class _Track(object):
+    """Per-frame state and records of one entry (runner, feedback[, smoothing]) along one
+    sequence."""
+
+    def __init__(self, runner, feedback, smooth=None):
         self.runner = runner
         self.feedback = bool(feedback and runner.feedback)
+        self.smoother = FlowSmoother(smooth) if smooth else None
         w, h = runner.size
         self.zeros = np.zeros((h, w), np.float32) if runner.feedback else None
         self.prev = self.zeros
@@ -119,8 +167,14 @@ class _Track(object):
         self.recs = []
 
     def step(self, small, gt):
-        alpha_small, ms = timed(self.runner, small, self.prev if self.feedback else self.zeros)
+        prev = self.prev if self.feedback else self.zeros
+        if getattr(self.runner, 'needs_gt', False):
+            alpha_small, ms = timed(lambda s, p: self.runner(s, p, gt), small, prev)
+        else:
+            alpha_small, ms = timed(self.runner, small, prev)
         alpha_small = np.clip(alpha_small, 0.0, 1.0)
+        if self.smoother is not None:
+            alpha_small = self.smoother(small, alpha_small)
         if self.feedback:
             self.prev = alpha_small.astype(np.float32)
         alpha = _alpha_to(alpha_small, gt.shape[1], gt.shape[0])
@@ -137,12 +191,13 @@ class _Track(object):
 
 
 def run_sequence(entries, seq, resize='linear'):
-    """Per-frame records of one sequence for each (runner, feedback) entry.
+    """Per-frame records of one sequence for each entry: (runner, feedback) or (runner,
+    feedback, k) with k the FlowSmoother weight applied to the runner's alphas.
 
     Each frame is rendered once and fed to every entry. A record holds iou (nan when the GT
     is empty), mean_alpha, step_err (vs the previous frame; nan on the first) and ms.
     """
-    tracks = [_Track(r, fb) for r, fb in entries]
+    tracks = [_Track(*entry) for entry in entries]
     for frame, gt in seq:
         smalls = {}
         for tr in tracks:
@@ -180,6 +235,7 @@ def recovery(recs, events):
 def summarize_temporal(runs, per_sequence=False):
     """Table metrics from [(sequence, records)] of one (runner, feedback) entry."""
     ious, rest_ious, empty, steps, times = [], [], [], [], []
+    still_steps, move_steps = [], []
     exits, entries, censored, steadies, details = [], [], [], [], []
     for seq, recs in runs:
         e = seq.events
@@ -193,6 +249,11 @@ def summarize_temporal(runs, per_sequence=False):
                 empty.append(r['mean_alpha'])
             if t:
                 steps.append(r['step_err'])
+                if t < e['exit_start'] or t - 1 >= e['rest_start']:
+                    still_steps.append(r['step_err'])
+                elif e['exit_start'] <= t <= e['out_start'] or (
+                        e['entry_start'] <= t <= e['rest_start']):
+                    move_steps.append(r['step_err'])
             times.append(r['ms'])
         exits.append(exit_k)
         entries.append(entry_k)
@@ -210,6 +271,8 @@ def summarize_temporal(runs, per_sequence=False):
         'iou_rest': float(np.mean(rest_ious)),
         'empty_alpha': float(np.mean(empty)) if empty else float('nan'),
         'tempo_err': float(np.mean(steps)) * 1e3,
+        'tempo_err_still': float(np.mean(still_steps)) * 1e3 if still_steps else float('nan'),
+        'tempo_err_move': float(np.mean(move_steps)) * 1e3 if move_steps else float('nan'),
         'exit_recover': float(np.mean(exits)),
         'entry_recover': float(np.mean(entries)),
         'steady_iou': float(np.mean(steadies)),
@@ -235,16 +298,17 @@ def _sequences(sequences, image_dir, mask_dir, plates, n, config, seed):
 
 def evaluate_temporal_many(entries, sequences=None, image_dir=None, mask_dir=None, plates=None,
                            n=24, config=None, seed=0, resize='linear', per_sequence=False):
-    """evaluate_temporal for several (runner, feedback) entries on the very same frames."""
+    """evaluate_temporal for several entries on the very same frames: (runner, feedback), or
+    (runner, feedback, k) to pass the runner's alphas through FlowSmoother(k)."""
     seqs = _sequences(sequences, image_dir, mask_dir, plates, n, config, seed)
     runs = [[] for _ in entries]
     for seq in seqs:
         for i, recs in enumerate(run_sequence(entries, seq, resize)):
             runs[i].append((seq, recs))
     out = []
-    for (runner, fb), r in zip(entries, runs):
+    for entry, r in zip(entries, runs):
         res = summarize_temporal(r, per_sequence)
-        res['feedback'] = bool(fb and runner.feedback)
+        res['feedback'] = bool(entry[1] and entry[0].feedback)
         out.append(res)
     return out
 
@@ -283,7 +347,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--model', action='append', required=True,
-                   help='model-contract ONNX file; repeat to compare several')
+                   help='model-contract ONNX file; repeat to compare several. With --temporal, '
+                        '"gt" adds the ground truth at model size (a perfect model at that '
+                        'resolution: the floor of every number)')
     p.add_argument('--data', default=DEFAULT_DATA,
                    help='folder with images/ and masks/ (default: ../shared/data/hsd)')
     p.add_argument('--images', help='image folder (overrides DATA/images)')
@@ -309,7 +375,19 @@ def parse_args(argv=None):
                    help='feed the previous alpha back (feedback models only)')
     t.add_argument('--no-feedback', dest='feedback', action='store_const', const='off',
                    help='same as --feedback off: zeros as prev_alpha on every frame')
+    t.add_argument('--photometric', choices=('on', 'off'), default='on',
+                   help='off: the same sequences without exposure flicker and sensor noise '
+                        '(what is left of tErr is the model\'s errors moving with the scene)')
+    t.add_argument('--flow-smooth', type=float, action='append', default=[], metavar='K',
+                   help='also run each model without feedback through motion-compensated '
+                        'smoothing, out = K * alpha + (1 - K) * flow-warped previous out; '
+                        'repeat for several K')
     args = p.parse_args(argv)
+    if 'gt' in args.model and not args.temporal:
+        p.error('--model gt needs --temporal (the image benchmark would score the GT itself)')
+    for k in args.flow_smooth:
+        if not 0.0 < k <= 1.0:
+            p.error('--flow-smooth must be in (0, 1], got %r' % k)
     args.images = args.images or os.path.join(args.data, 'images')
     args.masks = args.masks or os.path.join(args.data, 'masks')
     try:
@@ -329,7 +407,10 @@ def main(argv=None):
             reference = json.load(f)
     results = []
     runners = [(m, path, make_runner(m, path, args.aipp, args.threads))
-               for m in args.model for path in paths]
+               for m in args.model if m != 'gt' for path in paths]
+    if 'gt' in args.model:
+        size = onnx_signature(runners[0][0])[:2] if runners else (256, 144)
+        runners.append(('gt', 'exact', GroundTruthRunner(size)))
     if not args.temporal:
         for model, path, runner in runners:
             r = evaluate_images(runner, args.images, args.masks, args.resize, args.limit,
@@ -344,6 +425,9 @@ def main(argv=None):
         print(sm.format_table(results, cols))
     else:
         config = ss.SynthConfig(n_frames=args.frames, size=args.frame_wh)
+        if args.photometric == 'off':
+            config = ss.SynthConfig(n_frames=args.frames, size=args.frame_wh, gain_wave=0.0,
+                                    gain_jitter=0.0, noise_sigma=0.0)
         plates = ss.load_plates(args.plates)
         seqs = ss.make_sequences(sm.list_pairs(args.images, args.masks), plates,
                                  args.sequences, config, args.seed)
@@ -355,10 +439,16 @@ def main(argv=None):
                     'zeros prev' if runner.feedback else 'no prev input')
                 entries.append((runner, fb))
                 names.append('%s [%s, %s]' % (runner.name, path, tag))
+            if not getattr(runner, 'needs_gt', False):
+                for k in args.flow_smooth:
+                    entries.append((runner, False, k))
+                    names.append('%s [%s, %s, flow-smoothed k=%.2f]' % (
+                        runner.name, path, 'zeros prev' if runner.feedback else 'no prev input', k))
         for name, r in zip(names, evaluate_temporal_many(entries, seqs, resize=args.resize)):
             results.append((name, r))
-        print('temporal: %d sequences x %d frames at %dx%d, seed %d'
-              % (args.sequences, args.frames, args.frame_wh[0], args.frame_wh[1], args.seed))
+        print('temporal: %d sequences x %d frames at %dx%d, seed %d, photometric %s'
+              % (args.sequences, args.frames, args.frame_wh[0], args.frame_wh[1], args.seed,
+                 args.photometric))
         print(sm.format_table(results, TEMPORAL_COLUMNS))
         cens = [(name, r['censored_list']) for name, r in results if r['censored_list']]
         for name, lst in cens:

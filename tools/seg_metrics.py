@@ -39,6 +39,8 @@ COLUMNS = {
     'iou_rest': ('IoU rest', '{:.4f}'),
     'empty_alpha': ('empty a', '{:.4f}'),
     'tempo_err': ('tErr e-3', '{:.2f}'),
+    'tempo_err_still': ('still', '{:.2f}'),
+    'tempo_err_move': ('moving', '{:.2f}'),
     'exit_recover': ('exit rec', '{:.2f}'),
     'entry_recover': ('entry rec', '{:.2f}'),
     'censored': ('censored', '{:d}'),

@@ -19,6 +19,9 @@ Runners here:
   (image 1x3xHxW normalised RGB, prev 1x1xHxW or None), e.g. a training loop's model.
 - `TorchRunner(module, size, feedback)`: the same for a torch.nn.Module, so checkpoints can be
   evaluated without ONNX export (torch is imported only when this is used).
+- `GroundTruthRunner(size)`: not a model: the frame's ground truth reduced to the model size
+  (INTER_AREA), i.e. a perfect network at that resolution; the floor of the benchmarks once its
+  output is upsampled like any model's. It has `needs_gt` and is called as runner(bgr, prev, gt).
 
 `resize_to_model(bgr, w, h, mode)`: 'linear' is cv2.resize INTER_LINEAR (stretched, as the
 device's Preprocessor.resize does); 'mediapipe' reproduces MediaPipe's ImageToTensorCalculator
@@ -251,6 +254,21 @@ class TorchRunner(FnRunner):
             return out.detach().float().cpu().numpy()
 
         FnRunner.__init__(self, fn, size, feedback, name=name, aipp_cfg=aipp_cfg)
+
+
+class GroundTruthRunner(object):
+    """The ground truth at model size: what a perfect model at that resolution outputs."""
+
+    needs_gt = True
+    feedback = False
+
+    def __init__(self, size=(256, 144), name='ground truth'):
+        self.size = tuple(int(v) for v in size)
+        self.name = name
+
+    def __call__(self, bgr_small, prev, gt):
+        w, h = self.size
+        return cv2.resize(np.asarray(gt, np.float32), (w, h), interpolation=cv2.INTER_AREA)
 
 
 def timed(runner, bgr_small, prev):

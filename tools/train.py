@@ -518,8 +518,9 @@ def evaluate_models(models: list, data: pathlib.Path, n_seq: int = 0) -> list:
 def print_evaluation(rows: list) -> None:
     from tools import seg_metrics as sm
     from tools import eval_seg  # noqa: F401  (registers the temporal table columns)
-    cols = ("n", "iou", "iou_rest", "empty_alpha", "tempo_err", "exit_recover",
-            "entry_recover", "censored", "img_fg_iou", "img_boundary_f")
+    cols = ("n", "iou", "iou_rest", "empty_alpha", "tempo_err", "tempo_err_still",
+            "tempo_err_move", "exit_recover", "entry_recover", "censored", "img_fg_iou",
+            "img_boundary_f")
     print(sm.format_table(rows, cols, headers={"img_fg_iou": "photo IoU",
                                                "img_boundary_f": "photo F"}))
 
