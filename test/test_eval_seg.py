@@ -239,8 +239,7 @@ def test_ground_truth_runner_and_photometric_control(tmp_path):
     plate = np.full((90, 160, 3), BLUE, np.uint8)
     from tools.seg_metrics import list_pairs
     cfg = ss.SynthConfig(n_frames=24, size=(128, 72))
-    clean_cfg = ss.SynthConfig(n_frames=24, size=(128, 72), gain_wave=0.0, gain_jitter=0.0,
-                               noise_sigma=0.0)
+    clean_cfg = ss.SynthConfig(n_frames=24, size=(128, 72), **ss.PHOTOMETRIC_OFF)
     seqs = ss.make_sequences(list_pairs(*data), [plate], n=2, config=cfg, seed=3)
     clean = ss.make_sequences(list_pairs(*data), [plate], n=2, config=clean_cfg, seed=3)
     # The control keeps people, plates and motion: same GT, only the picture's noise differs.

@@ -73,8 +73,8 @@ if __package__ in (None, ''):
 from tools import seg_metrics as sm  # noqa: E402
 from tools import synth_sequence as ss  # noqa: E402
 from tools.seg_runners import (DEFAULT_AIPP, RESIZE_MODES, AippRunner,  # noqa: E402
-                               GroundTruthRunner, OnnxRgbRunner, onnx_signature,
-                               resize_to_model, timed)
+                               GroundTruthRunner, OnnxRgbRunner, resize_to_model,
+                               timed)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(REPO_ROOT), 'shared', 'data', 'hsd')
@@ -167,11 +167,10 @@ class _Track(object):
         self.recs = []
 
     def step(self, small, gt):
-        prev = self.prev if self.feedback else self.zeros
+        args = (small, self.prev if self.feedback else self.zeros)
         if getattr(self.runner, 'needs_gt', False):
-            alpha_small, ms = timed(lambda s, p: self.runner(s, p, gt), small, prev)
-        else:
-            alpha_small, ms = timed(self.runner, small, prev)
+            args += (gt,)
+        alpha_small, ms = timed(self.runner, *args)
         alpha_small = np.clip(alpha_small, 0.0, 1.0)
         if self.smoother is not None:
             alpha_small = self.smoother(small, alpha_small)
@@ -409,7 +408,7 @@ def main(argv=None):
     runners = [(m, path, make_runner(m, path, args.aipp, args.threads))
                for m in args.model if m != 'gt' for path in paths]
     if 'gt' in args.model:
-        size = onnx_signature(runners[0][0])[:2] if runners else (256, 144)
+        size = runners[0][2].size if runners else (256, 144)
         runners.append(('gt', 'exact', GroundTruthRunner(size)))
     if not args.temporal:
         for model, path, runner in runners:
@@ -424,26 +423,23 @@ def main(argv=None):
         print('images: %s (%d), resize %s' % (args.images, results[0][1]['n'], args.resize))
         print(sm.format_table(results, cols))
     else:
-        config = ss.SynthConfig(n_frames=args.frames, size=args.frame_wh)
-        if args.photometric == 'off':
-            config = ss.SynthConfig(n_frames=args.frames, size=args.frame_wh, gain_wave=0.0,
-                                    gain_jitter=0.0, noise_sigma=0.0)
+        config = ss.SynthConfig(n_frames=args.frames, size=args.frame_wh,
+                                **(ss.PHOTOMETRIC_OFF if args.photometric == 'off' else {}))
         plates = ss.load_plates(args.plates)
         seqs = ss.make_sequences(sm.list_pairs(args.images, args.masks), plates,
                                  args.sequences, config, args.seed)
         modes = {'on': [True], 'off': [False], 'both': [True, False]}[args.feedback]
         entries, names = [], []
         for model, path, runner in runners:
+            plain = 'zeros prev' if runner.feedback else 'no prev input'
             for fb in (modes if runner.feedback else [False]):
-                tag = 'feedback' if runner.feedback and fb else (
-                    'zeros prev' if runner.feedback else 'no prev input')
                 entries.append((runner, fb))
-                names.append('%s [%s, %s]' % (runner.name, path, tag))
+                names.append('%s [%s, %s]' % (runner.name, path,
+                                              'feedback' if runner.feedback and fb else plain))
             if not getattr(runner, 'needs_gt', False):
                 for k in args.flow_smooth:
                     entries.append((runner, False, k))
-                    names.append('%s [%s, %s, flow-smoothed k=%.2f]' % (
-                        runner.name, path, 'zeros prev' if runner.feedback else 'no prev input', k))
+                    names.append('%s [%s, %s, flow-smoothed k=%.2f]' % (runner.name, path, plain, k))
         for name, r in zip(names, evaluate_temporal_many(entries, seqs, resize=args.resize)):
             results.append((name, r))
         print('temporal: %d sequences x %d frames at %dx%d, seed %d, photometric %s'

@@ -271,8 +271,8 @@ class GroundTruthRunner(object):
         return cv2.resize(np.asarray(gt, np.float32), (w, h), interpolation=cv2.INTER_AREA)
 
 
-def timed(runner, bgr_small, prev):
-    """(alpha, milliseconds) of one runner call."""
+def timed(runner, *args):
+    """(alpha, milliseconds) of one runner call, runner(bgr_small, prev[, gt])."""
     t0 = time.perf_counter()
-    alpha = runner(bgr_small, prev)
+    alpha = runner(*args)
     return alpha, (time.perf_counter() - t0) * 1e3

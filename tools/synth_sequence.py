@@ -57,6 +57,11 @@ class SynthConfig:
     noise_sigma: float = 3.0           # sensor noise std in grey levels
 
 
+# SynthConfig overrides that keep people, plates and motion but drop exposure flicker and sensor
+# noise (the random draws still happen, so the sequences stay frame-for-frame the same).
+PHOTOMETRIC_OFF = {'gain_wave': 0.0, 'gain_jitter': 0.0, 'noise_sigma': 0.0}
+
+
 def plan(n_frames, config=SynthConfig()):
     """Phase boundaries of a T-frame sequence (see module docstring)."""
     t = int(n_frames)
