@@ -31,32 +31,24 @@ MAX_CONSECUTIVE_CRASHES = 250
 PC_CAMERA_GIVE_UP_S = 10.0
 
 
-def open_display(spec, base_dir):
-    s = spec.strip()
-    if s.lower() == "hdmi":
+def open_display(spec):
+    """hilens.Display for an `output` value (a file name comes resolved by load_config)."""
+    if spec.lower() == "hdmi":
         return hilens.Display(hilens.HDMI)
-    if s.lower().startswith("rtmp://"):
-        return hilens.Display(hilens.RTMP, s)
-    path = config.resolve(s, base_dir)
-    folder = os.path.dirname(os.path.abspath(path))
+    if spec.lower().startswith("rtmp://"):
+        return hilens.Display(hilens.RTMP, spec)
+    folder = os.path.dirname(os.path.abspath(spec))
     if not os.path.isdir(folder):
         os.makedirs(folder)
-    return hilens.Display(hilens.H264_FILE, path)
+    return hilens.Display(hilens.H264_FILE, spec)
 
 
-def resolve_model(path, base_dir):
-    """The model key relative to the skill folder, else in hilens.get_model_dir()."""
-    full = config.resolve_input(path, base_dir)
-    stem = os.path.splitext(full)[0]
-    if os.path.exists(full) or os.path.exists(stem + ".onnx") or os.path.isabs(path):
-        return full
+def model_dir():
+    """hilens.get_model_dir(), or None where the framework cannot say."""
     try:
-        alt = os.path.join(hilens.get_model_dir(), os.path.basename(path))
+        return hilens.get_model_dir()
     except Exception:
-        return full
-    if os.path.exists(alt) or os.path.exists(os.path.splitext(alt)[0] + ".onnx"):
-        return alt
-    return full
+        return None
 
 
 def make_resizer():
@@ -163,30 +155,30 @@ def run(work_path, argv=None):
 
 
 def _run(work_path, argv):
-    cfg = config.load_config(hilens.get_skill_config(), argv, base_dir=work_path)
+    cfg = config.load_config(hilens.get_skill_config(), argv, base_dir=work_path,
+                             model_dir=model_dir())
     try:
-        source = open_source(cfg.input, hilens.VideoCapture, work_path, loop=cfg.loop,
+        source = open_source(cfg.input, hilens.VideoCapture, loop=cfg.loop,
                              give_up_after=PC_CAMERA_GIVE_UP_S if argv else None)
     except ValueError as e:
         log.error("input: %s" % e)
         return 2
-    model_path = resolve_model(cfg.model, work_path)
     try:
-        model = hilens.Model(model_path)
+        model = hilens.Model(cfg.model)
     except Exception as e:  # hilens.CreateError
-        log.error("model: cannot load %s (%s: %s)" % (model_path, type(e).__name__, e))
+        log.error("model: cannot load %s (%s: %s)" % (cfg.model, type(e).__name__, e))
         return 2
     try:
-        display = open_display(cfg.output, work_path)
+        display = open_display(cfg.output)
     except Exception as e:
         log.error("output: cannot open %r (%s: %s)" % (cfg.output, type(e).__name__, e))
         return 2
-    alpha_dir = config.resolve(cfg.alpha_out, work_path) if cfg.alpha_out else ""
+    alpha_dir = cfg.alpha_out
     if alpha_dir and not os.path.isdir(alpha_dir):
         os.makedirs(alpha_dir)
-    pipeline = FramePipeline(cfg, model, make_resizer(), base_dir=work_path)
+    pipeline = FramePipeline(cfg, model, make_resizer())
     log.info("matting: input %r, model %s %dx%d, background %r, view %s, output %r"
-             % (cfg.input or "built-in camera", model_path, cfg.model_width, cfg.model_height,
+             % (cfg.input or "built-in camera", cfg.model, cfg.model_width, cfg.model_height,
                 cfg.background, cfg.view, cfg.output))
 
     stats = Stats()

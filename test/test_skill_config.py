@@ -40,6 +40,11 @@ GOOD_BAD = {
 }
 
 
+def final(key, value, base_dir=ROOT):
+    """A parsed value as load_config hands it out: path keys resolved against the skill folder."""
+    return key.resolve(value, base_dir, None) if key.resolve is not None else value
+
+
 def test_every_key_is_covered_and_documented():
     assert set(GOOD_BAD) == set(config.KEY_BY_NAME)
     for k in config.KEYS:
@@ -54,9 +59,10 @@ def test_every_key_is_covered_and_documented():
 def test_good_value_is_taken_from_the_console(name):
     good = GOOD_BAD[name][0]
     cfg = config.load_config({name: {"value": good}}, None, base_dir=ROOT)
-    expected = config.KEY_BY_NAME[name].parse(good, ROOT)
-    assert getattr(cfg, name) == expected
-    assert expected != config.KEY_BY_NAME[name].default
+    key = config.KEY_BY_NAME[name]
+    expected = key.parse(good, ROOT)
+    assert getattr(cfg, name) == final(key, expected)
+    assert expected != key.default
 
 
 @pytest.mark.parametrize("name", sorted(GOOD_BAD))
@@ -64,7 +70,7 @@ def test_bad_value_logs_one_line_and_keeps_the_default(name, logged):
     bad = GOOD_BAD[name][1]
     cfg = config.load_config({name: {"value": bad}}, None, base_dir=ROOT)
     key = config.KEY_BY_NAME[name]
-    assert getattr(cfg, name) == key.default
+    assert getattr(cfg, name) == final(key, key.default)
     errors = [m for lvl, m in logged if lvl == "error"]
     assert len(errors) == 1, logged
     assert name in errors[0] and "invalid" in errors[0] and repr(key.default) in errors[0]
@@ -75,10 +81,10 @@ def test_cli_flag_mirrors_the_key(name, logged):
     good, bad = GOOD_BAD[name]
     key = config.KEY_BY_NAME[name]
     cfg = config.load_config(None, [key.flag, str(good)], base_dir=ROOT)
-    assert getattr(cfg, name) == key.parse(good, ROOT)
+    assert getattr(cfg, name) == final(key, key.parse(good, ROOT))
     if isinstance(bad, str) and not bad.startswith("-"):
         cfg = config.load_config(None, [key.flag, bad], base_dir=ROOT)
-        assert getattr(cfg, name) == key.pc_default
+        assert getattr(cfg, name) == final(key, key.pc_default)
         assert any(name in m for lvl, m in logged if lvl == "error")
 
 
@@ -133,20 +139,35 @@ def test_ordered_pairs_fall_back_together(lo, hi, vals, logged):
     assert len([m for lvl, m in logged if lvl == "error" and lo in m and hi in m]) == 1
 
 
-@pytest.mark.parametrize("value,kind", [
-    ("blur", "blur"), ("GREEN", "green"), ("alpha", "alpha"), ("#102030", "color"),
-    ("color:#ff0000", "color"), ("10,20,30", "color"), ("x.PNG", "image"), ("b.mp4", "video"),
-])
-def test_background_kinds(value, kind):
-    assert config.background_kind(value) == kind
-
-
-def test_parse_color_is_bgr_and_rejects_garbage():
-    assert config.parse_color("#ff8000") == (0, 128, 255)
-    assert config.parse_color("1,2,3") == (3, 2, 1)
-    for bad in ("#ff80", "1,2", "256,0,0", "#gg0000", "red"):
-        with pytest.raises(ValueError):
-            config.parse_color(bad)
+def test_paths_are_resolved_once_against_the_skill_folder(tmp_path, monkeypatch):
+    skill, models, cwd = tmp_path / "skill", tmp_path / "models", tmp_path / "cwd"
+    for d in (skill / "model", skill / "data", skill / "frames", models, cwd):
+        d.mkdir(parents=True)
+    (skill / "model" / "m.onnx").write_bytes(b"")  # the .onnx beside the .om counts
+    (skill / "data" / "bg.png").write_bytes(b"")
+    (models / "other.om").write_bytes(b"")
+    (cwd / "here.mp4").write_bytes(b"")
+    monkeypatch.chdir(str(cwd))
+    dirs = dict(base_dir=str(skill), model_dir=str(models))
+    cfg = config.load_config({"input": "frames", "output": "out/r.mp4", "alpha_out": "out/a",
+                              "model": "model/m.om", "background": "data/bg.png"}, None, **dirs)
+    assert (cfg.input, cfg.output, cfg.alpha_out, cfg.model, cfg.background) == (
+        str(skill / "frames"), str(skill / "out" / "r.mp4"), str(skill / "out" / "a"),
+        str(skill / "model" / "m.om"), str(skill / "data" / "bg.png"))
+    # a model only in the model folder; a file typed relative to the current folder
+    cfg = config.load_config(None, ["--model", "x/other.om", "--input", "here.mp4"], **dirs)
+    assert cfg.model == str(models / "other.om") and cfg.input == str(cwd / "here.mp4")
+    # a missing input is named with its full path (the camera says it is not found)
+    assert config.load_config(None, ["--input", "gone.mp4"], **dirs).input == \
+        str(skill / "gone.mp4")
+    # values that are not files stay as they are
+    for value in ("", "0", "rtsp://cam/1", "IPC1"):
+        assert config.load_config({"input": value}, None, **dirs).input == value
+    for value in ("hdmi", "HDMI", "rtmp://host/live"):
+        assert config.load_config({"output": value}, None, **dirs).output == value
+    for value in ("blur", "#102030", "alpha"):
+        assert config.load_config({"background": value}, None, **dirs).background == value
+    assert config.load_config(None, None, **dirs).alpha_out == ""
 
 
 def test_replace_rejects_unknown_keys():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from utils import composite, nv21
-from utils.background import Background, cover
+from utils.background import Background, background_kind, cover, parse_color
 from test_skill_support import scene
 
 
@@ -218,9 +218,32 @@ def test_alpha_background_is_the_matte_mode():
         bg.frame(16, 8)
 
 
+@pytest.mark.parametrize("value,kind", [
+    ("blur", "blur"), ("GREEN", "green"), ("alpha", "alpha"), ("#102030", "color"),
+    ("color:#ff0000", "color"), ("10,20,30", "color"), ("x.PNG", "image"), ("b.mp4", "video"),
+    ("c.264", "video"), ("d.h264", "video"),
+])
+def test_background_kinds(value, kind):
+    assert background_kind(value) == kind
+
+
+def test_background_kind_names_what_is_expected():
+    with pytest.raises(ValueError) as e:
+        background_kind("clip.gif")
+    assert ".jpg" in str(e.value) and ".264" in str(e.value)
+
+
+def test_parse_color_is_bgr_and_rejects_garbage():
+    assert parse_color("#ff8000") == (0, 128, 255)
+    assert parse_color("1,2,3") == (3, 2, 1)
+    for bad in ("#ff80", "1,2", "256,0,0", "#gg0000", "red"):
+        with pytest.raises(ValueError):
+            parse_color(bad)
+
+
 @pytest.mark.parametrize("spec", ["missing.jpg", "missing.mp4", "not a background"])
 def test_unusable_background_falls_back_to_grey(spec, logged, tmp_path):
-    bg = Background(spec, base_dir=str(tmp_path))
+    bg = Background(str(tmp_path / spec))
     assert bg.kind == "color"
     f = bg.frame(16, 8)
     assert f.shape == (12, 16)

@@ -27,7 +27,7 @@ def test_soak_5000_frames_memory_is_flat(tmp_path):
     assert hilens.init(main.VERIFY) == 0
     try:
         model = hilens.Model(om)
-        source = open_source(clip, hilens.VideoCapture, str(tmp_path), loop=True)
+        source = open_source(clip, hilens.VideoCapture, loop=True)
         display = hilens.Display(hilens.H264_FILE, str(tmp_path / "soak.mp4"))
         pipeline = FramePipeline(small_cfg(background="blur"), model, main.make_resizer())
         rss = []

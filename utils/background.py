@@ -1,24 +1,66 @@
-"""Backgrounds as NV21 frames of the live frame's size.
+"""Backgrounds as NV21 frames of the live frame's size, and what a `background` value means.
 
 Kinds (the `background` key): an image (scaled to cover the frame, converted to NV21 once
 per frame size and cached), a colour, `green` (green screen), `blur` (the live frame
 blurred at model size, then scaled up: a strong blur for the cost of two small filters),
 a looping video file, and `alpha` (no background: the pipeline outputs the matte itself).
 A background that cannot be loaded logs one line and becomes a plain grey, so a bad file
-never stops the skill.
+never stops the skill. File names arrive resolved (utils.config.load_config).
 """
 import os
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 
-from utils import config, log, nv21
+from utils import files, log, nv21
 
+BACKGROUND_MODES = ("blur", "green", "alpha")
 FALLBACK_BGR = (90, 90, 90)
 GREEN_BGR = (0, 255, 0)
 
 
-def cover(bgr, w, h):
+def parse_color(text: str) -> Tuple[int, int, int]:
+    """'#RRGGBB', 'color:#RRGGBB' or 'R,G,B' -> (B, G, R) ints; ValueError otherwise."""
+    s = str(text).strip().lower()
+    if s.startswith("color:"):
+        s = s[len("color:"):].strip()
+    if s.startswith("#") and len(s) == 7:
+        try:
+            r, g, b = int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16)
+        except ValueError:
+            raise ValueError("expected a colour '#RRGGBB' or 'R,G,B'")
+        return (b, g, r)
+    parts = s.split(",")
+    if len(parts) == 3:
+        try:
+            r, g, b = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError("expected a colour '#RRGGBB' or 'R,G,B'")
+        if all(0 <= c <= 255 for c in (r, g, b)):
+            return (b, g, r)
+    raise ValueError("expected a colour '#RRGGBB' or 'R,G,B'")
+
+
+def background_kind(value: str) -> str:
+    """Classify a `background` value: 'blur' | 'green' | 'alpha' | 'color' | 'image' | 'video'."""
+    s = str(value).strip()
+    if s.lower() in BACKGROUND_MODES:
+        return s.lower()
+    try:
+        parse_color(s)
+        return "color"
+    except ValueError:
+        pass
+    if files.is_image(s):
+        return "image"
+    if files.is_video(s):
+        return "video"
+    raise ValueError("expected blur, green, alpha, a colour '#RRGGBB' or an image/video file "
+                     "(%s)" % ", ".join(files.IMAGE_EXTS + files.VIDEO_EXTS))
+
+
+def cover(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
     """Scale (keeping aspect) so the image covers w x h, then crop the centre."""
     ih, iw = bgr.shape[:2]
     scale = max(float(w) / iw, float(h) / ih)
@@ -32,7 +74,10 @@ def cover(bgr, w, h):
 
 
 class Background(object):
-    def __init__(self, spec, base_dir=None, blur_size=9):
+    """frame(w, h, small) -> the NV21 background for one frame; `spec` is a `background`
+    value with any file name already resolved."""
+
+    def __init__(self, spec: str, blur_size: int = 9):
         self.spec = spec
         self.blur_size = int(blur_size) | 1
         self.image = None
@@ -42,26 +87,25 @@ class Background(object):
         self.cache = {}  # (w, h) -> NV21 for the still kinds
         self.buf = None  # NV21 for the per-frame kinds (blur, video)
         try:
-            self.kind = config.background_kind(spec)
+            self.kind = background_kind(spec)
         except ValueError as e:
             log.error("background: %r is not usable: %s; using grey" % (spec, e))
             self._fallback()
             return
         if self.kind == "color":
-            self.color = config.parse_color(spec)
+            self.color = parse_color(spec)
         elif self.kind == "green":
             self.color = GREEN_BGR
         elif self.kind == "image":
-            path = config.resolve_input(spec, base_dir)
-            img = cv2.imread(path, cv2.IMREAD_COLOR) if os.path.isfile(path) else None
+            img = cv2.imread(spec, cv2.IMREAD_COLOR) if os.path.isfile(spec) else None
             if img is None or img.size == 0:
                 log.error("background: cannot read image %s (missing or not an image); "
-                          "using grey" % path)
+                          "using grey" % spec)
                 self._fallback()
             else:
                 self.image = img
         elif self.kind == "video":
-            self.video_path = config.resolve_input(spec, base_dir)
+            self.video_path = spec
             self.video = cv2.VideoCapture(self.video_path)
             if not self.video.isOpened():
                 log.error("background: cannot open video %s; using grey" % self.video_path)
@@ -76,7 +120,7 @@ class Background(object):
         self.video = None
 
     @property
-    def is_matte(self):
+    def is_matte(self) -> bool:
         return self.kind == "alpha"
 
     def _still(self, w, h):
@@ -126,7 +170,7 @@ class Background(object):
         out = self._frame_buffer(w, h)
         return nv21.bgr_to_nv21(np.ascontiguousarray(cover(img, w, h)), out=out)
 
-    def frame(self, w, h, small=None):
+    def frame(self, w: int, h: int, small: Optional[np.ndarray] = None) -> np.ndarray:
         """The background for a w x h frame; `small` is the model-size NV21 (for blur)."""
         if self.kind == "blur":
             return self._blur(small, w, h)

@@ -13,20 +13,17 @@ import time
 import cv2
 import numpy as np
 
-from utils import config, log, nv21
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
-FILE_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".h264", ".264")
+from utils import files, log, nv21
 
 
 class ImageFolderCapture(object):
     """A folder of images (sorted by name) read like a camera; BGR frames, empty at end."""
 
     def __init__(self, folder):
-        names = sorted(n for n in os.listdir(folder)
-                       if os.path.splitext(n)[1].lower() in IMAGE_EXTS)
+        names = sorted(n for n in os.listdir(folder) if files.is_image(n))
         if not names:
-            raise ValueError("input folder %s has no %s images" % (folder, "/".join(IMAGE_EXTS)))
+            raise ValueError("input folder %s has no %s images"
+                             % (folder, "/".join(files.IMAGE_EXTS)))
         self.paths = [os.path.join(folder, n) for n in names]
         self.index = 0
 
@@ -162,8 +159,9 @@ class FrameReader(object):
         self._close()
 
 
-def open_source(spec, video_capture, base_dir=None, loop=False, **kw):
-    """A FrameReader for an `input` value. `video_capture` is hilens.VideoCapture.
+def open_source(spec, video_capture, loop=False, **kw):
+    """A FrameReader for an `input` value (file names resolved by utils.config);
+    `video_capture` is hilens.VideoCapture.
 
     '' built-in camera, '0'.. UVC camera, rtsp://... stream, an existing folder of images,
     a video file; anything else is taken as an IPC camera name from the device config.
@@ -176,18 +174,17 @@ def open_source(spec, video_capture, base_dir=None, loop=False, **kw):
         return FrameReader(lambda: video_capture(index), "UVC camera %d" % index, False, **kw)
     if "://" in spec:
         return FrameReader(lambda: video_capture(spec), spec, False, **kw)
-    path = config.resolve_input(spec, base_dir)
-    if os.path.isdir(path):
-        folder = ImageFolderCapture(path)  # raises ValueError when it has no images
+    if os.path.isdir(spec):
+        folder = ImageFolderCapture(spec)  # raises ValueError when it has no images
         first = [folder]
 
         def open_folder():
-            return first.pop() if first else ImageFolderCapture(path)
-        return FrameReader(open_folder, "image folder %s" % path, True, loop=loop, **kw)
-    if os.path.splitext(spec)[1].lower() in FILE_EXTS or os.sep in spec or "/" in spec:
-        if not os.path.isfile(path):
-            raise ValueError("input video %s not found" % path)
-        full = os.path.abspath(path)
-        return FrameReader(lambda: video_capture(full), "video %s" % path, True, loop=loop,
+            return first.pop() if first else ImageFolderCapture(spec)
+        return FrameReader(open_folder, "image folder %s" % spec, True, loop=loop, **kw)
+    if files.names_a_file(spec):
+        if not os.path.isfile(spec):
+            raise ValueError("input video %s not found" % spec)
+        full = os.path.abspath(spec)
+        return FrameReader(lambda: video_capture(full), "video %s" % spec, True, loop=loop,
                            **kw)
     return FrameReader(lambda: video_capture(spec), "IPC camera %s" % spec, False, **kw)

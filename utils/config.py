@@ -4,72 +4,31 @@ The same keys come from the HiLens console (`hilens.get_skill_config()`, each it
 `cfg[key]["value"]`) on the device and from command-line flags on a PC (key `blur_size` <->
 flag `--blur-size`). Precedence: default < skill config < command line. A bad value never
 stops the skill: it logs one line naming the key, the value and what was expected, and the
-key keeps its default.
+key keeps its default. Relative file names are resolved here, once (see load_config); what a
+`background` value means (colour, image, ...) is utils.background's, which this module asks.
 """
 import argparse
 import os
+from typing import Any, Dict, List, Optional
 
-from utils import log
+from utils import background, files, log
 
 _UNSET = object()
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".h264")
-BACKGROUND_MODES = ("blur", "green", "alpha")
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-def parse_color(text):
-    """'#RRGGBB', 'color:#RRGGBB' or 'R,G,B' -> (B, G, R) ints; ValueError otherwise."""
-    s = str(text).strip().lower()
-    if s.startswith("color:"):
-        s = s[len("color:"):].strip()
-    if s.startswith("#") and len(s) == 7:
-        try:
-            r, g, b = int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16)
-        except ValueError:
-            raise ValueError("expected a colour '#RRGGBB' or 'R,G,B'")
-        return (b, g, r)
-    parts = s.split(",")
-    if len(parts) == 3:
-        try:
-            r, g, b = [int(p) for p in parts]
-        except ValueError:
-            raise ValueError("expected a colour '#RRGGBB' or 'R,G,B'")
-        if all(0 <= c <= 255 for c in (r, g, b)):
-            return (b, g, r)
-    raise ValueError("expected a colour '#RRGGBB' or 'R,G,B'")
+# -- paths: resolved once, in load_config, so no stage needs to know the skill folder --------
 
-
-def background_kind(value):
-    """Classify a `background` value: 'blur' | 'green' | 'alpha' | 'color' | 'image' | 'video'."""
-    s = str(value).strip()
-    if s.lower() in BACKGROUND_MODES:
-        return s.lower()
-    try:
-        parse_color(s)
-        return "color"
-    except ValueError:
-        pass
-    ext = os.path.splitext(s)[1].lower()
-    if ext in IMAGE_EXTS:
-        return "image"
-    if ext in VIDEO_EXTS:
-        return "video"
-    raise ValueError("expected blur, green, alpha, a colour '#RRGGBB' or an image/video file "
-                     "(%s)" % ", ".join(IMAGE_EXTS + VIDEO_EXTS))
-
-
-def resolve(path, base_dir):
+def resolve(path: str, base_dir: Optional[str]) -> str:
     """Relative paths in the config are relative to the skill folder (work_path)."""
     if not path or os.path.isabs(path) or base_dir is None:
         return path
     return os.path.join(base_dir, path)
 
 
-def resolve_input(path, base_dir):
+def resolve_input(path: str, base_dir: Optional[str]) -> str:
     """Like resolve() for files that are read: one that exists only relative to the
     current directory (a relative path typed on a PC command line) is taken from there."""
     full = resolve(path, base_dir)
@@ -78,12 +37,54 @@ def resolve_input(path, base_dir):
     return full
 
 
+def _resolve_source(spec, base_dir, model_dir):
+    # a camera ('' built-in, '0' UVC, a URL, an IPC camera name) stays as it is
+    if spec == "" or spec.isdigit() or "://" in spec:
+        return spec
+    path = resolve_input(spec, base_dir)
+    if os.path.isdir(path) or files.names_a_file(spec):
+        return path
+    return spec
+
+
+def _resolve_output(spec, base_dir, model_dir):
+    if spec.lower() == "hdmi" or spec.lower().startswith("rtmp://"):
+        return spec
+    return resolve(spec, base_dir)
+
+
+def _resolve_folder(path, base_dir, model_dir):
+    return resolve(path, base_dir)
+
+
+def _resolve_model(path, base_dir, model_dir):
+    """The model relative to the skill folder, else in the model folder (hilens.get_model_dir()).
+    A model counts as present when the .om or the .onnx beside it (which the simulator loads
+    in its place) exists."""
+    full = resolve_input(path, base_dir)
+
+    def present(p):
+        return os.path.exists(p) or os.path.exists(os.path.splitext(p)[0] + ".onnx")
+    if present(full) or os.path.isabs(path) or not model_dir:
+        return full
+    alt = os.path.join(model_dir, os.path.basename(path))
+    return alt if present(alt) else full
+
+
+def _resolve_background(spec, base_dir, model_dir):
+    try:
+        kind = background.background_kind(spec)
+    except ValueError:
+        return spec  # not usable: the background stage says so and uses grey
+    return resolve_input(spec, base_dir) if kind in ("image", "video") else spec
+
+
 class Key(object):
     """One configuration key. `parse` turns a raw value (console string, JSON value or CLI
     string) into the typed value or raises ValueError saying what was expected."""
 
     def __init__(self, name, kind, default, doc, lo=None, hi=None, choices=None,
-                 parity=None, pc_default=_UNSET, check=None):
+                 parity=None, pc_default=_UNSET, check=None, resolve=None):
         self.name = name
         self.kind = kind  # "bool" | "int" | "float" | "str" | "choice"
         self.default = default
@@ -94,6 +95,7 @@ class Key(object):
         self.parity = parity  # None | "odd" | "even"
         self.pc_default = default if pc_default is _UNSET else pc_default
         self.check = check  # extra check(value, base_dir) raising ValueError
+        self.resolve = resolve  # resolve(value, base_dir, model_dir): a path key's full path
 
     @property
     def flag(self):
@@ -166,7 +168,7 @@ class Key(object):
 
 
 def _check_background(value, base_dir):
-    kind = background_kind(value)
+    kind = background.background_kind(value)
     if kind in ("image", "video"):
         path = resolve_input(value, base_dir)
         if base_dir is not None and not os.path.isfile(path):
@@ -177,18 +179,20 @@ KEYS = [
     Key("input", "str", "",
         "video source: '' built-in camera, '0' UVC camera, an IPC camera name, rtsp:// URL, "
         "an .mp4 file; on a PC also a folder of images (the simulator's built-in camera "
-        "plays test/cameras0.mp4, as HiLens Studio does)"),
+        "plays test/cameras0.mp4, as HiLens Studio does)", resolve=_resolve_source),
     Key("output", "str", "hdmi",
         "where frames go: 'hdmi', an rtmp:// URL, or a video file (H264_FILE display; "
-        "the simulator's HDMI writes hdmi_output.mp4)"),
+        "the simulator's HDMI writes hdmi_output.mp4)", resolve=_resolve_output),
     Key("loop", "bool", False, "restart a file input at its end instead of stopping"),
     Key("max_frames", "int", 0, "stop after this many frames (0: no limit)", lo=0, hi=10 ** 9),
-    Key("alpha_out", "str", "", "folder for 8-bit alpha PNGs named by frame index ('' off)"),
+    Key("alpha_out", "str", "", "folder for 8-bit alpha PNGs named by frame index ('' off)",
+        resolve=_resolve_folder),
     Key("progress", "bool", False, "progress line with frames/s on stderr", pc_default=True),
     Key("stats_interval", "float", 60.0,
         "seconds between timing summaries in the log while running (0: only at the end)",
         lo=0.0, hi=86400.0),
-    Key("model", "str", "model/matting.om", "model file (.om; the simulator loads the .onnx)"),
+    Key("model", "str", "model/matting.om", "model file (.om; the simulator loads the .onnx)",
+        resolve=_resolve_model),
     Key("model_width", "int", 256, "model input width in pixels", lo=64, hi=1920,
         parity="even"),
     Key("model_height", "int", 144, "model input height in pixels", lo=64, hi=1080,
@@ -228,7 +232,8 @@ KEYS = [
         lo=1e-6, hi=1.0),
     Key("background", "str", "data/background.jpg",
         "image or video file, a colour '#RRGGBB', 'blur' (live frame), 'green' (green "
-        "screen) or 'alpha' (alpha matte as grey picture)", check=_check_background),
+        "screen) or 'alpha' (alpha matte as grey picture)", check=_check_background,
+        resolve=_resolve_background),
     Key("blur_size", "int", 9, "blur kernel for background 'blur' (model pixels)", lo=3,
         hi=63, parity="odd"),
     Key("view", "choice", "result",
@@ -288,7 +293,8 @@ def _raw_skill_value(item):
     return item
 
 
-def load_config(skill_cfg=None, argv=None, base_dir=None):
+def load_config(skill_cfg: Optional[Dict[str, Any]] = None, argv: Optional[List[str]] = None,
+                base_dir: Optional[str] = None, model_dir: Optional[str] = None) -> Config:
     """Validated Config from the skill config dict (or None) and CLI arguments (or None).
 
     argv None means run(work_path) called by HiLens: no command line. With argv (a list,
@@ -296,7 +302,10 @@ def load_config(skill_cfg=None, argv=None, base_dir=None):
     flags apply and the few PC defaults (a progress line). Input and output default to the
     built-in camera and HDMI everywhere: on a PC the simulator plays test/cameras0.mp4 as
     that camera and writes HDMI to a file, so an unchanged skill runs on both.
-    `base_dir` (the skill folder) is used to check that file values exist.
+    `base_dir` (the skill folder) is used to check that file values exist, and every
+    relative path (input, output, alpha_out, model, background file) is resolved here, once,
+    against it (a model missing there is looked for in `model_dir`,
+    hilens.get_model_dir()): the stages get full paths and never see the skill folder.
     """
     on_pc = argv is not None
     values = dict((k.name, k.pc_default if on_pc else k.default) for k in KEYS)
@@ -335,6 +344,9 @@ def load_config(skill_cfg=None, argv=None, base_dir=None):
                       % (lo_name, values[lo_name], hi_name, values[hi_name],
                          lo_key.default, hi_key.default))
             values[lo_name], values[hi_name] = lo_key.default, hi_key.default
+    for k in KEYS:
+        if k.resolve is not None:
+            values[k.name] = k.resolve(values[k.name], base_dir, model_dir)
     return Config(values)
 
 

@@ -30,7 +30,7 @@ class FramePipeline(object):
     to w x h (hilens.Preprocessor().resize with t=0 on the device); by default OpenCV.
     The returned array is reused by the next call: copy it to keep it."""
 
-    def __init__(self, cfg, model, resizer=None, base_dir=None, background=None):
+    def __init__(self, cfg, model, resizer=None, background=None):
         self.cfg = cfg
         self.mw = cfg.model_width
         self.mh = cfg.model_height
@@ -41,7 +41,7 @@ class FramePipeline(object):
         self.post = PostProcessor(cfg)
         self.upsampler = Upsampler(cfg.upsample, cfg.guided_radius, cfg.guided_eps)
         self.background = background if background is not None else \
-            Background(cfg.background, base_dir, cfg.blur_size)
+            Background(cfg.background, cfg.blur_size)
         self.compositor = composite.Compositor()
         self.side_by_side = composite.SideBySide()
         self.stage_ms = dict((s, 0.0) for s in STAGES)
