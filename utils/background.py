@@ -142,15 +142,15 @@ class Background(object):
         return self.buf
 
     def _blur(self, small, w, h):
-        sw, sh = nv21.nv21_size(small, "model-size frame")
+        small_y, _ = nv21.planes(small, "model-size frame")
         out = self._frame_buffer(w, h)
+        out_y, _ = nv21.planes(out)
         k = self.blur_size
-        y = cv2.blur(small[:sh], (k, k))
-        cv2.resize(y, (w, h), dst=out[:h], interpolation=cv2.INTER_LINEAR)
+        y = cv2.blur(small_y, (k, k))
+        cv2.resize(y, (w, h), dst=out_y, interpolation=cv2.INTER_LINEAR)
         kc = (k // 2) | 1
-        vu = cv2.blur(small[sh:].reshape(sh // 2, sw // 2, 2), (kc, kc))
-        cv2.resize(vu, (w // 2, h // 2), dst=out[h:].reshape(h // 2, w // 2, 2),
-                   interpolation=cv2.INTER_LINEAR)
+        vu = cv2.blur(nv21.vu_pairs(small), (kc, kc))
+        cv2.resize(vu, (w // 2, h // 2), dst=nv21.vu_pairs(out), interpolation=cv2.INTER_LINEAR)
         return out
 
     def _video_frame(self, w, h):

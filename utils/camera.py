@@ -75,8 +75,6 @@ class FrameReader(object):
         self.cap = None
         self.frames = 0  # frames delivered in total
         self.frames_since_open = 0
-        self.failed_reads = 0  # in total, for the summary
-        self.sleeps = 0
         self._throttle = log.Throttle(5.0, clock)
         self._warned_odd = False
 
@@ -133,7 +131,6 @@ class FrameReader(object):
                 self._close()
                 return None
             failures += 1
-            self.failed_reads += 1
             now = self.clock()
             if started is None:
                 started = now
@@ -146,7 +143,6 @@ class FrameReader(object):
             if failures % self.reopen_after == 0:
                 self._close()  # the next try reopens the camera
             self.sleep(delay)
-            self.sleeps += 1
             delay = min(delay * 2.0, self.backoff_max)
 
     def _warn_odd(self, w, h):

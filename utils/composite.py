@@ -71,21 +71,23 @@ class Compositor(object):
                 raise ValueError("alpha_half must be %s, got %s" % ((h // 2, w // 2),
                                                                     alpha_half.shape))
             a_vu = repeat_pairs(alpha_half, self.alpha_vu)
+        (frame_y, frame_vu), (bg_y, bg_vu) = nv21.planes(frame), nv21.planes(bg)
+        out_y, out_vu = nv21.planes(out)
         inv = self.inv
         cv2.bitwise_not(alpha, dst=inv)
-        blend(frame[:h], bg[:h], alpha, inv, out[:h], self.tmp)
+        blend(frame_y, bg_y, alpha, inv, out_y, self.tmp)
         inv_vu = self.inv[:h // 2]
         tmp_vu = self.tmp[:h // 2]
         cv2.bitwise_not(a_vu, dst=inv_vu)
-        blend(frame[h:], bg[h:], a_vu, inv_vu, out[h:], tmp_vu)
+        blend(frame_vu, bg_vu, a_vu, inv_vu, out_vu, tmp_vu)
         return out
 
 
 def matte(alpha, out):
     """The alpha itself as an NV21 picture (Y = alpha, neutral chroma) for keyers."""
-    h, w = alpha.shape
-    np.copyto(out[:h], alpha)
-    out[h:] = nv21.NEUTRAL_UV
+    y, vu = nv21.planes(out, "output")
+    np.copyto(y, alpha)
+    vu[:] = nv21.NEUTRAL_UV
     return out
 
 
@@ -106,12 +108,13 @@ class SideBySide(object):
         if self.key != key:
             self.key = key
             nv21.fill_black(out)
-        pairs = out[h:].reshape(h // 2, w // 2, 2)
+        out_y, _ = nv21.planes(out)
+        pairs = nv21.vu_pairs(out)
         for src, x0 in ((left, 0), (right, w - hw)):
-            sw, sh = nv21.nv21_size(src)
-            cv2.resize(src[:sh], (hw, hh), dst=out[y0:y0 + hh, x0:x0 + hw],
+            src_y, _ = nv21.planes(src)
+            cv2.resize(src_y, (hw, hh), dst=out_y[y0:y0 + hh, x0:x0 + hw],
                        interpolation=cv2.INTER_AREA)
-            cv2.resize(src[sh:].reshape(sh // 2, sw // 2, 2), (hw // 2, hh // 2),
+            cv2.resize(nv21.vu_pairs(src), (hw // 2, hh // 2),
                        dst=pairs[y0 // 2:(y0 + hh) // 2, x0 // 2:(x0 + hw) // 2],
                        interpolation=cv2.INTER_AREA)
         return out

@@ -3,8 +3,11 @@
 An NV21 frame of W x H pixels is one uint8 array of shape (H*3/2, W): the Y plane (H, W)
 followed by an interleaved V,U plane of (H/2, W) bytes, i.e. (H/2, W/2) pairs. Both W and
 H must be even, which is why odd sizes are rejected here with an error naming the size
-instead of being cropped silently.
+instead of being cropped silently. Every stage takes the planes apart with planes() and
+vu_pairs(), so the layout arithmetic is written once, here.
 """
+from typing import Optional, Tuple
+
 import cv2
 import numpy as np
 
@@ -13,7 +16,7 @@ BLACK_Y = 16
 NEUTRAL_UV = 128
 
 
-def nv21_size(frame, what="frame"):
+def nv21_size(frame, what: str = "frame") -> Tuple[int, int]:
     """(W, H) of an NV21 array; ValueError that names the shape when it cannot be NV21."""
     if not isinstance(frame, np.ndarray):
         raise ValueError("%s must be a numpy array, got %s" % (what, type(frame).__name__))
@@ -31,7 +34,7 @@ def nv21_size(frame, what="frame"):
     return w, h
 
 
-def bgr_size(frame, what="frame"):
+def bgr_size(frame, what: str = "frame") -> Tuple[int, int]:
     """(W, H) of a BGR array that can become NV21 (even sizes), else ValueError."""
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 \
             or frame.shape[2] != 3:
@@ -44,52 +47,50 @@ def bgr_size(frame, what="frame"):
     return w, h
 
 
-def frame_size(frame, what="frame"):
+def frame_size(frame, what: str = "frame") -> Tuple[int, int]:
     """(W, H) of an NV21 (2-D) or BGR (3-D) frame."""
     if isinstance(frame, np.ndarray) and frame.ndim == 3:
         return bgr_size(frame, what)
     return nv21_size(frame, what)
 
 
-def planes(frame):
+def planes(frame: np.ndarray, what: str = "frame") -> Tuple[np.ndarray, np.ndarray]:
     """(Y (H, W), VU (H/2, W)) views into an NV21 frame."""
-    w, h = nv21_size(frame)
+    w, h = nv21_size(frame, what)
     return frame[:h], frame[h:]
 
 
-def vu_pairs(frame):
-    """The VU plane as an (H/2, W/2, 2) view: channel 0 is V, channel 1 is U."""
-    w, h = nv21_size(frame)
+def vu_pairs(frame: np.ndarray, what: str = "frame") -> np.ndarray:
+    """The VU plane as an (H/2, W/2, 2) array: channel 0 is V, channel 1 is U. A view, so
+    writes reach the frame, when the frame is C-contiguous (every buffer the skill makes
+    and every camera frame is); numpy copies otherwise, so write only into such buffers."""
+    w, h = nv21_size(frame, what)
     return frame[h:].reshape(h // 2, w // 2, 2)
 
 
-def empty(w, h):
+def empty(w: int, h: int) -> np.ndarray:
     return np.empty((h * 3 // 2, w), np.uint8)
 
 
-def bgr_to_nv21(bgr, out=None):
+def bgr_to_nv21(bgr: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
     """BGR (H, W, 3) -> NV21 (H*3/2, W), BT.601 narrow range like the camera."""
     w, h = bgr_size(bgr, "BGR image")
     if out is None:
         out = empty(w, h)
     i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
-    out[:h] = i420[:h]
+    y, _ = planes(out, "NV21 output")
+    y[:] = i420[:h]
     q = (h // 2) * (w // 2)
     chroma = i420[h:].reshape(-1)
     u = chroma[:q].reshape(h // 2, w // 2)
     v = chroma[q:].reshape(h // 2, w // 2)
-    pairs = out[h:].reshape(h // 2, w // 2, 2)
+    pairs = vu_pairs(out)
     pairs[:, :, 0] = v
     pairs[:, :, 1] = u
     return out
 
 
-def nv21_to_bgr(frame):
-    nv21_size(frame)
-    return cv2.cvtColor(frame, cv2.COLOR_YUV2BGR_NV21)
-
-
-def as_nv21(frame, what="frame"):
+def as_nv21(frame, what: str = "frame") -> np.ndarray:
     """An NV21 frame as it is; a BGR frame (UVC camera) converted once."""
     if isinstance(frame, np.ndarray) and frame.ndim == 3:
         return bgr_to_nv21(frame)
@@ -97,19 +98,21 @@ def as_nv21(frame, what="frame"):
     return frame
 
 
-def solid(w, h, bgr, out=None):
+def solid(w: int, h: int, bgr, out: Optional[np.ndarray] = None) -> np.ndarray:
     """A frame of one colour (B, G, R) in NV21."""
     px = bgr_to_nv21(np.full((2, 2, 3), bgr, np.uint8))
     if out is None:
         out = empty(w, h)
-    out[:h] = px[0, 0]
-    pairs = out[h:].reshape(h // 2, w // 2, 2)
+    y, _ = planes(out, "NV21 output")
+    y[:] = px[0, 0]
+    pairs = vu_pairs(out)
     pairs[:, :, 0] = px[2, 0]
     pairs[:, :, 1] = px[2, 1]
     return out
 
 
-def resize(src, w, h, out=None, interpolation=cv2.INTER_LINEAR):
+def resize(src: np.ndarray, w: int, h: int, out: Optional[np.ndarray] = None,
+           interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """NV21 resize with OpenCV: Y as one plane, the VU pairs as a 2-channel image.
 
     The same job as hilens.Preprocessor.resize; used where the hardware resizer does not
@@ -123,14 +126,15 @@ def resize(src, w, h, out=None, interpolation=cv2.INTER_LINEAR):
     if (sw, sh) == (w, h):
         np.copyto(out, src)
         return out
-    cv2.resize(src[:sh], (w, h), dst=out[:h], interpolation=interpolation)
-    cv2.resize(src[sh:].reshape(sh // 2, sw // 2, 2), (w // 2, h // 2),
-               dst=out[h:].reshape(h // 2, w // 2, 2), interpolation=interpolation)
+    src_y, _ = planes(src)
+    out_y, _ = planes(out, "resize output")
+    cv2.resize(src_y, (w, h), dst=out_y, interpolation=interpolation)
+    cv2.resize(vu_pairs(src), (w // 2, h // 2), dst=vu_pairs(out), interpolation=interpolation)
     return out
 
 
-def fill_black(frame):
-    w, h = nv21_size(frame)
-    frame[:h] = BLACK_Y
-    frame[h:] = NEUTRAL_UV
+def fill_black(frame: np.ndarray) -> np.ndarray:
+    y, vu = planes(frame)
+    y[:] = BLACK_Y
+    vu[:] = NEUTRAL_UV
     return frame
