@@ -24,8 +24,8 @@ test: $(VENV)/.dev
 # Regenerating artefacts (PC only; see README and model/MODEL.md).
 .PHONY: bench sample
 bench: $(VENV)/.dev
-	$(PY) tools/bench.py --plot docs/bench.png
+	$(PY) -m tools.bench.bench --plot docs/bench.png
 
 sample: $(VENV)/.dev
-	$(PY) tools/make_sample.py
-	$(PY) tools/make_sample.py --picture docs/result.png
+	$(PY) -m tools.package.make_sample
+	$(PY) -m tools.package.make_sample --picture docs/result.png

@@ -12,7 +12,7 @@
 #   --model   BASENAME   default model/matting
 #   --aipp    FILE       default aipp.cfg
 #   --output  BASENAME   default = --model; the tool writes BASENAME.om
-#   --check   run tools/check_caffe_boundary.py / tools/check_onnx_ascend.py first
+#   --check   run python -m tools.model.check_caffe_boundary / check_onnx_ascend first
 #   --dry-run print the command and stop (the tool need not be installed)
 #   PYTHON=...  the Python for --check and for reading ONNX shapes (default: .venv, python3)
 #
@@ -60,6 +60,9 @@ case "$model" in *.prototxt|*.caffemodel|*.onnx) model="${model%.*}" ;; esac
 [ -n "$output" ] || output="$model"
 output="${output%.om}"
 
+# the checkers are modules of this repository's tools/ package, found from any working folder
+tools_python() { PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$@"; }
+
 # the Python that can read ONNX files and run the checkers, if any
 find_python() {
     local py
@@ -77,33 +80,33 @@ if [ "$mode" = caffe ]; then
     prototxt="$model.prototxt"
     weights="$model.caffemodel"
     [ "$dry_run" = 1 ] || command -v "$tool" >/dev/null 2>&1 || fail "omg not found on PATH (it comes with the HiLens Studio / DDK toolchain; run this there)"
-    [ -f "$prototxt" ] || fail "missing Caffe network file $prototxt (make it with: python tools/export_caffe.py)"
-    [ -f "$weights" ] || fail "missing Caffe weights file $weights (make it with: python tools/export_caffe.py)"
+    [ -f "$prototxt" ] || fail "missing Caffe network file $prototxt (make it with: python -m tools.model.export_caffe)"
+    [ -f "$weights" ] || fail "missing Caffe weights file $weights (make it with: python -m tools.model.export_caffe)"
     [ -f "$aipp" ] || fail "missing AIPP config $aipp"
     cmd=("$tool" --framework=0 "--model=$prototxt" "--weight=$weights"
          "--insert_op_conf=$aipp" "--output=$output")
-    checker=(tools/check_caffe_boundary.py --quiet "$prototxt" "$weights")
+    checker=(tools.model.check_caffe_boundary --quiet "$prototxt" "$weights")
 else
     tool=atc
     onnx_file="$model.onnx"
     [ "$dry_run" = 1 ] || command -v "$tool" >/dev/null 2>&1 || fail "atc not found on PATH (it comes with the Ascend CANN toolkit; source its set_env.sh first)"
-    [ -f "$onnx_file" ] || fail "missing ONNX model $onnx_file (make it with: python tools/export_onnx.py)"
+    [ -f "$onnx_file" ] || fail "missing ONNX model $onnx_file (make it with: python -m tools.model.export_onnx)"
     [ -f "$aipp" ] || fail "missing AIPP config $aipp"
     input_shape="$DEFAULT_INPUT_SHAPE"
     if py="$(find_python)"; then
-        input_shape="$("$py" "$ROOT/tools/check_onnx_ascend.py" --input-shape "$onnx_file")" \
+        input_shape="$(tools_python "$py" -m tools.model.check_onnx_ascend --input-shape "$onnx_file")" \
             || fail "cannot read the input shapes of $onnx_file"
     else
         echo "convert_om.sh: note: no Python with onnx found; assuming --input_shape=$input_shape" >&2
     fi
     cmd=("$tool" --framework=5 "--model=$onnx_file" "--output=$output" --soc_version=Ascend310
          --input_format=NCHW "--input_shape=$input_shape" "--insert_op_conf=$aipp")
-    checker=(tools/check_onnx_ascend.py "$onnx_file")
+    checker=(tools.model.check_onnx_ascend "$onnx_file")
 fi
 
 if [ "$check" = 1 ]; then
     py="$(find_python)" || fail "--check needs a Python with numpy and onnx"
-    "$py" "$ROOT/${checker[0]}" "${checker[@]:1}" >&2 \
+    tools_python "$py" -m "${checker[@]}" >&2 \
         || fail "$mode model is outside what $tool accepts (see the checker's list above)"
 fi
 

@@ -1,4 +1,4 @@
-"""tools/bench.py and tools/seed_pipeline.py on a few tiny frames of the bundled sample video:
+"""tools/bench/bench.py and tools/bench/seed_pipeline.py on a few tiny frames of the bundled sample video:
 the tables and JSON come out, and the output check holds (no timing assertions)."""
 import json
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from tools import bench
+from tools.bench import bench
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "test", "cameras0.mp4")

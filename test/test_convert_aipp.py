@@ -23,7 +23,7 @@ import pytest
 
 import hilens
 from hilens.aipp import AippOp, load_aipp_file
-from tools.export_caffe import real_frames
+from tools.model.export_caffe import real_frames
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 AIPP_CFG = ROOT / "aipp.cfg"

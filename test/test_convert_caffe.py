@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from tools import caffe_pb
-from tools import check_caffe_boundary as boundary
-from tools import export_caffe
-from tools.selfie_net import SelfieSegNet
+from tools.model import caffe_pb
+from tools.model import check_caffe_boundary as boundary
+from tools.model import export_caffe
+from tools.model.selfie_net import SelfieSegNet
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROTOTXT = ROOT / "model" / "matting.prototxt"
@@ -214,8 +214,9 @@ def test_convert_caffe_shipped_net_is_inside_the_boundary():
     assert set(census) <= {"Input", "Convolution", "Deconvolution", "Relu", "Sigmoid", "Scale",
                            "Eltwise", "Pooling", "Concat", "Slice"}
     assert len(lines) == sum(census.values())
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "check_caffe_boundary.py"),
-                           str(PROTOTXT), str(CAFFEMODEL)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "tools.model.check_caffe_boundary",
+                           str(PROTOTXT), str(CAFFEMODEL)], capture_output=True, text=True,
+                          cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "layer types: " in proc.stdout and "OK:" in proc.stdout
 
@@ -267,8 +268,8 @@ def test_convert_caffe_checker_cli_lists_offenders(tmp_path):
     bad = tmp_path / "bad.prototxt"
     bad.write_text(caffe_pb.to_text("NetParameter", _net(BAD_LAYERS["5-input Eltwise"],
                                                          _layer("ok", "ReLU", ["x"]))))
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "check_caffe_boundary.py"),
-                           str(bad)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "tools.model.check_caffe_boundary",
+                           str(bad)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1
     assert "e (Eltwise): 5 inputs, the table allows 2..4" in proc.stdout
     assert "ok (Relu)" not in proc.stdout.split("violation(s)")[1]

@@ -157,3 +157,24 @@ def test_convert_om_check_stops_on_a_boundary_violation(skill):
     assert "not in the boundary table" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("convert_om.sh: caffe model is outside")
     assert recorded(skill, "omg") is None
+
+
+@pytest.mark.parametrize("mode,verdict", [("caffe", "OK: 203 layers inside"),
+                                          ("onnx", "OK for atc --framework=5")])
+def test_convert_om_check_runs_from_another_folder(skill, tmp_path, mode, verdict):
+    # the checkers are `python -m tools.model...` modules: they must be found from the script's
+    # folder, not from the caller's working folder
+    root, bin_dir = skill
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = dict(os.environ, PATH="%s:/usr/bin:/bin" % bin_dir, PYTHON=sys.executable)
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([shutil.which("bash"), str(root / "convert_om.sh"), mode, "--check",
+                           "--model", str(root / "model" / "matting"),
+                           "--aipp", str(root / "aipp.cfg"), "--output", str(elsewhere / "m")],
+                          cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert verdict in proc.stderr
+    assert (elsewhere / "m.om").exists()
+    if mode == "onnx":
+        assert "--input_shape=image:1,3,144,256;prev_alpha:1,1,144,256" in recorded(skill, "atc")

@@ -1,4 +1,4 @@
-"""tools/check_onnx_ascend.py: the shipped ONNX files pass, each kind of atc problem is caught."""
+"""tools/model/check_onnx_ascend.py: the shipped ONNX files pass, each kind of atc problem is caught."""
 import pathlib
 import subprocess
 import sys
@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import helper
 
-from tools import check_onnx_ascend as checker
+from tools.model import check_onnx_ascend as checker
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODELS = {"matting.onnx": True, "selfie_landscape.onnx": False, "selfie_square.onnx": False}
@@ -107,9 +107,9 @@ def test_convert_onnx_checker_cli(tmp_path):
     _unlisted_op(model)
     bad = tmp_path / "bad.onnx"
     onnx.save(model, str(bad))
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "check_onnx_ascend.py"),
+    proc = subprocess.run([sys.executable, "-m", "tools.model.check_onnx_ascend",
                            str(ROOT / "model" / "matting.onnx"), str(bad)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1
     assert "matting.onnx: OK for atc" in proc.stdout
     assert "(Mish): not in ATC's ONNX operator list" in proc.stdout

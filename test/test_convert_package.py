@@ -1,4 +1,4 @@
-"""tools/package_skill.py on a temporary skill tree."""
+"""tools/package/package_skill.py on a temporary skill tree."""
 import pathlib
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from tools import package_skill
+from tools.package import package_skill
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def tree(tmp_path):
         "model/MODEL.md": "# card\n",
         "aipp.cfg": "aipp_op { }\n",
         "data/backgrounds/beach.jpg": "jpg",
-        "tools/export_caffe.py": "",
+        "tools/model/export_caffe.py": "",
         "test/test_x.py": "",
         "stubs/hilens/__init__.py": "",
         "README.md": "",
@@ -67,17 +67,18 @@ def test_convert_package_names_a_missing_part(tree, tmp_path, missing):
     import shutil
     path = tree / missing
     shutil.rmtree(path) if path.is_dir() else path.unlink()
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "package_skill.py"), "--root",
-                           str(tree), "--out-dir", str(tmp_path)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "tools.package.package_skill", "--root",
+                           str(tree), "--out-dir", str(tmp_path)], capture_output=True, text=True,
+                          cwd=ROOT)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "package_skill: missing %s in %s (the device needs it)" \
         % (missing, tree)
 
 
 def test_convert_package_cli_writes_the_zip(tree, tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "package_skill.py"), "--root",
+    proc = subprocess.run([sys.executable, "-m", "tools.package.package_skill", "--root",
                            str(tree), "--out-dir", str(tmp_path), "--name", "demo"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "demo.zip").is_file()
     assert "wrote %s (7 files," % (tmp_path / "demo.zip") in proc.stdout

@@ -1,11 +1,11 @@
-"""tools/seg_metrics.py on hand-made arrays whose answers can be counted by hand."""
+"""tools/evaluate/seg_metrics.py on hand-made arrays whose answers can be counted by hand."""
 import os
 
 import cv2
 import numpy as np
 import pytest
 
-from tools import seg_metrics as sm
+from tools.evaluate import seg_metrics as sm
 
 
 def square(shape, y, x, k):

@@ -1,4 +1,4 @@
-"""tools/eval_seg.py and tools/seg_runners.py end to end on tiny model-contract ONNX files.
+"""tools/evaluate/eval_seg.py and tools/evaluate/seg_runners.py end to end on tiny model-contract ONNX files.
 
 The tiny model is alpha = sigmoid(k * (R - B) + g * prev_alpha): red 'people' on a blue
 background segment perfectly, k < 0 inverts it, and g > 0 makes the feedback sticky.
@@ -12,9 +12,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from tools import eval_seg
-from tools import seg_runners as sr
-from tools import synth_sequence as ss
+from tools.evaluate import eval_seg
+from tools.evaluate import seg_runners as sr
+from tools.evaluate import synth_sequence as ss
 
 BLUE = (200, 60, 30)
 RED = (30, 50, 210)
@@ -147,7 +147,7 @@ def test_recovery_counts_frames_from_the_events():
 def test_temporal_feedback_on_and_off(tmp_path):
     data = make_data(str(tmp_path / 'hsd'), sizes=((90, 120), (100, 80), (80, 60)))
     plate = np.full((90, 160, 3), BLUE, np.uint8)
-    from tools.seg_metrics import list_pairs
+    from tools.evaluate.seg_metrics import list_pairs
     cfg = ss.SynthConfig(n_frames=24, size=(128, 72))
     seqs = ss.make_sequences(list_pairs(*data), [plate], n=2, config=cfg, seed=1)
     # g = 12 keeps a pixel 'person' once it was (z = -k*0.67 + 12 > 0): a sticky prior.
@@ -237,7 +237,7 @@ def test_still_and_moving_temporal_error_follow_the_phases():
 def test_ground_truth_runner_and_photometric_control(tmp_path):
     data = make_data(str(tmp_path / 'hsd'), sizes=((90, 120), (100, 80)))
     plate = np.full((90, 160, 3), BLUE, np.uint8)
-    from tools.seg_metrics import list_pairs
+    from tools.evaluate.seg_metrics import list_pairs
     cfg = ss.SynthConfig(n_frames=24, size=(128, 72))
     clean_cfg = ss.SynthConfig(n_frames=24, size=(128, 72), **ss.PHOTOMETRIC_OFF)
     seqs = ss.make_sequences(list_pairs(*data), [plate], n=2, config=cfg, seed=3)

@@ -1,9 +1,9 @@
-"""tools/synth_sequence.py: the plan, GT consistency with the pixels, reproducibility."""
+"""tools/evaluate/synth_sequence.py: the plan, GT consistency with the pixels, reproducibility."""
 import cv2
 import numpy as np
 import pytest
 
-from tools import synth_sequence as ss
+from tools.evaluate import synth_sequence as ss
 
 BLUE = (200, 60, 30)      # BGR background plate
 RED = (30, 50, 210)       # BGR person

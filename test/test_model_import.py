@@ -1,15 +1,15 @@
-"""The tflite reader and the MediaPipe -> PyTorch import (tools/tflite_reader.py,
-tools/selfie_net.py, tools/mediapipe_import.py, tools/fetch_mediapipe.py)."""
+"""The tflite reader and the MediaPipe -> PyTorch import (tools/model/tflite_reader.py,
+tools/model/selfie_net.py, tools/model/mediapipe_import.py, tools/model/fetch_mediapipe.py)."""
 import collections
 
 import numpy as np
 import pytest
 import torch
 
-from tools import fetch_mediapipe
-from tools.mediapipe_import import load_selfie_net
-from tools.selfie_net import SelfieSegNet, tf_same_pads
-from tools.tflite_reader import read_tflite
+from tools.model import fetch_mediapipe
+from tools.model.mediapipe_import import load_selfie_net
+from tools.model.selfie_net import SelfieSegNet, tf_same_pads
+from tools.model.tflite_reader import read_tflite
 
 torch.set_num_threads(1)
 

@@ -1,5 +1,5 @@
 """The committed model/*.onnx files: the model contract, and that re-running the import and
-export today still gives the same network (tools/export_onnx.py)."""
+export today still gives the same network (tools/model/export_onnx.py)."""
 import pathlib
 
 import numpy as np
@@ -8,8 +8,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from tools.export_onnx import MODELS, check_contract, export_onnx, fold_pad_into_conv
-from tools.mediapipe_import import load_selfie_net
+from tools.model.export_onnx import MODELS, check_contract, export_onnx, fold_pad_into_conv
+from tools.model.mediapipe_import import load_selfie_net
 
 torch.set_num_threads(1)
 REPO = pathlib.Path(__file__).resolve().parent.parent

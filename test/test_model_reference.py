@@ -1,5 +1,5 @@
 """The PyTorch port and the committed ONNX files against MediaPipe's own selfie-segmentation
-solution, recorded by tools/make_reference_fixtures.py on images made from grace_hopper.jpg."""
+solution, recorded by tools/model/make_reference_fixtures.py on images made from grace_hopper.jpg."""
 import pathlib
 
 import cv2
@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from tools.mediapipe_import import load_selfie_net
+from tools.model.mediapipe_import import load_selfie_net
 
 torch.set_num_threads(1)
 REPO = pathlib.Path(__file__).resolve().parent.parent

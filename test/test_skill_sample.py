@@ -1,10 +1,10 @@
-"""tools/make_sample.py and the material it made: test/cameras0.mp4, data/background.jpg."""
+"""tools/package/make_sample.py and the material it made: test/cameras0.mp4, data/background.jpg."""
 import os
 
 import cv2
 import numpy as np
 
-from tools import make_sample
+from tools.package import make_sample
 from test_skill_support import ROOT
 
 

@@ -1,10 +1,11 @@
-"""tools/augment.py and the sample builder of tools/train.py on generated photos."""
+"""tools/train/augment.py and the sample builder of tools/train/ on generated photos."""
 import cv2
 import numpy as np
 import pytest
 
-from tools import augment, train
-from tools.augment import MODEL_H, MODEL_W, AugConfig
+from tools.train import augment
+from tools.train import cli as train
+from tools.train.augment import MODEL_H, MODEL_W, AugConfig
 
 
 def _photo(seed, w=320, h=240, cx=160):

@@ -1,11 +1,10 @@
-"""tools/train.py end to end on a handful of images: the loss goes down, runs are reproducible and
+"""tools/train/ end to end on a handful of images: the loss goes down, runs are reproducible and
 resumable, and the trained model still exports to the model contract and matches in ONNX Runtime.
 
-Uses two photos of ../shared/data/hsd when that folder exists beside the repo (as in CI), else a
+Uses two photos of the shared hsd (tools/paths.py) when that folder exists (as in CI), else a
 small generated set of "people" (textured blobs on textured backgrounds). Starts from random
 weights so the test needs no MediaPipe download.
 """
-import pathlib
 
 import cv2
 import numpy as np
@@ -13,11 +12,11 @@ import onnx
 import pytest
 import torch
 
-from tools import train
-from tools.export_onnx import onnx_matches_torch
+from tools import paths
+from tools.model.export_onnx import onnx_matches_torch
+from tools.train import cli as train
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-HSD = REPO.parent / "shared" / "data" / "hsd"
+HSD = paths.hsd()
 
 
 def _synthetic_hsd(root, n=10):

@@ -8,12 +8,12 @@ Image benchmark (default): every image/mask pair of a folder laid out like
       --path rgb:  -> RGB normalised as aipp.cfg says -> ONNX Runtime               (no NV21)
     -> alpha at model size -> cv2.resize to the image size (INTER_LINEAR)
 
-and is scored with tools/seg_metrics.py: foreground IoU, mean IoU (fg/bg), boundary F-score
+and is scored with tools/evaluate/seg_metrics.py: foreground IoU, mean IoU (fg/bg), boundary F-score
 (DAVIS-style contour F, tolerance 0.0075 x image diagonal), MAE (all per-image means; IoU and
 F on alpha >= 0.5, MAE on the raw alpha) and milliseconds per runner call (model input in,
 alpha out at model size; includes NV21 -> AIPP emulation on the aipp path). Feedback models get
 zeros as prev_alpha. `--resize mediapipe` resizes the way MediaPipe's ImageToTensorCalculator
-does (see tools/seg_runners.py); `--reference mp.json` (from tools/eval_mediapipe.py --json)
+does (see tools/evaluate/seg_runners.py); `--reference mp.json` (from tools/evaluate/eval_mediapipe.py --json)
 adds the per-image IoU difference to that run.
 
 Temporal benchmark (`--temporal`): synthetic sequences from the same photos (tools/
@@ -37,12 +37,12 @@ first frame), or zeros every frame with `--feedback off`. Reported:
   the end of the sequence likewise.
 
 Python API (for training loops and other tools):
-    from tools.eval_seg import evaluate_images, evaluate_temporal
-    from tools.seg_runners import OnnxRgbRunner, AippRunner, TorchRunner
+    from tools.evaluate.eval_seg import evaluate_images, evaluate_temporal
+    from tools.evaluate.seg_runners import OnnxRgbRunner, AippRunner, TorchRunner
     r = TorchRunner(net, size=(256, 144), feedback=True)      # or OnnxRgbRunner('m.onnx')
     evaluate_images(r, 'hsd/images', 'hsd/masks', limit=None)  # -> {'fg_iou': .., ...}
     evaluate_temporal(r, image_dir=..., mask_dir=..., n=24, feedback=True)  # -> dict
-`evaluate_temporal` also takes prebuilt `sequences` (tools.synth_sequence.make_sequences) so
+`evaluate_temporal` also takes prebuilt `sequences` (tools.evaluate.synth_sequence.make_sequences) so
 several models see the very same frames.
 
 Controls that say what tErr is made of (temporal benchmark only):
@@ -54,9 +54,9 @@ Controls that say what tErr is made of (temporal benchmark only):
   smoothing (the previous output warped by DIS optical flow and blended with weight 1 - K).
 
 CLI:
-    .venv/bin/python tools/eval_seg.py --model model/matting.onnx --path both
-    .venv/bin/python tools/eval_seg.py --model model/matting.onnx --temporal --feedback both
-    .venv/bin/python tools/eval_seg.py --model model/matting.onnx --model gt --temporal \
+    .venv/bin/python -m tools.evaluate.eval_seg --model model/matting.onnx --path both
+    .venv/bin/python -m tools.evaluate.eval_seg --model model/matting.onnx --temporal --feedback both
+    .venv/bin/python -m tools.evaluate.eval_seg --model model/matting.onnx --model gt --temporal \
         --feedback both --flow-smooth 0.7 --flow-smooth 0.5 [--photometric off]
 """
 import argparse
@@ -67,17 +67,14 @@ import sys
 import cv2
 import numpy as np
 
-if __package__ in (None, ''):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import paths
+from tools.evaluate import seg_metrics as sm
+from tools.evaluate import synth_sequence as ss
+from tools.evaluate.seg_runners import (DEFAULT_AIPP, RESIZE_MODES, AippRunner,
+                                        GroundTruthRunner, OnnxRgbRunner, resize_to_model,
+                                        timed)
 
-from tools import seg_metrics as sm  # noqa: E402
-from tools import synth_sequence as ss  # noqa: E402
-from tools.seg_runners import (DEFAULT_AIPP, RESIZE_MODES, AippRunner,  # noqa: E402
-                               GroundTruthRunner, OnnxRgbRunner, resize_to_model,
-                               timed)
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.join(os.path.dirname(REPO_ROOT), 'shared', 'data', 'hsd')
+DEFAULT_DATA = str(paths.hsd())
 EXIT_ALPHA = 0.02
 ENTRY_FRACTION = 0.95
 
@@ -316,7 +313,7 @@ def evaluate_temporal(runner, sequences=None, feedback=True, image_dir=None, mas
                       plates=None, n=24, config=None, seed=0, resize='linear', per_sequence=False):
     """Temporal metrics of `runner` (see module docstring) over synthetic sequences.
 
-    Either pass `sequences` (from tools.synth_sequence.make_sequences) or image_dir/mask_dir
+    Either pass `sequences` (from tools.evaluate.synth_sequence.make_sequences) or image_dir/mask_dir
     (plates default to the empty-room frames of ../shared/data/videos, see synth_sequence).
     `feedback=False` feeds zeros as prev_alpha on every frame.
     """
@@ -350,7 +347,8 @@ def parse_args(argv=None):
                         '"gt" adds the ground truth at model size (a perfect model at that '
                         'resolution: the floor of every number)')
     p.add_argument('--data', default=DEFAULT_DATA,
-                   help='folder with images/ and masks/ (default: ../shared/data/hsd)')
+                   help='folder with images/ and masks/ (default: hsd in the shared data, '
+                        'see tools/paths.py)')
     p.add_argument('--images', help='image folder (overrides DATA/images)')
     p.add_argument('--masks', help='mask folder (overrides DATA/masks)')
     p.add_argument('--path', choices=('aipp', 'rgb', 'both'), default='aipp',
@@ -399,14 +397,14 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    paths = ['aipp', 'rgb'] if args.path == 'both' else [args.path]
+    kinds = ['aipp', 'rgb'] if args.path == 'both' else [args.path]
     reference = None
     if args.reference:
         with open(args.reference) as f:
             reference = json.load(f)
     results = []
     runners = [(m, path, make_runner(m, path, args.aipp, args.threads))
-               for m in args.model if m != 'gt' for path in paths]
+               for m in args.model if m != 'gt' for path in kinds]
     if 'gt' in args.model:
         size = runners[0][2].size if runners else (256, 144)
         runners.append(('gt', 'exact', GroundTruthRunner(size)))

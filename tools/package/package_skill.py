@@ -1,6 +1,6 @@
 """Zip exactly what the HiLens Kit needs to run the skill, for upload in HiLens Studio.
 
-    python tools/package_skill.py [--root .] [--name matting_skill] [--out-dir dist]
+    python -m tools.package.package_skill [--root .] [--name matting_skill] [--out-dir dist]
                                   [--allow-missing-om]
 
 The archive holds, relative to the skill root:
@@ -19,6 +19,8 @@ import argparse
 import pathlib
 import sys
 import zipfile
+
+from tools import paths
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 REQUIRED = ("main.py", "utils", "aipp.cfg", "data")
@@ -73,7 +75,7 @@ def build_zip(root, out_path, allow_missing_om=False):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", default=str(pathlib.Path(__file__).resolve().parent.parent),
+    ap.add_argument("--root", default=str(paths.REPO),
                     help="skill root (default: this repository)")
     ap.add_argument("--name", default="matting_skill", help="archive name without .zip")
     ap.add_argument("--out-dir", default=None, help="default: <root>/dist")

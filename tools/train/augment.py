@@ -12,7 +12,7 @@ training run is reproducible from its seed:
 * photometric augmentations: simulated point and line light sources, back-light, colour jitter and
   sensor noise, the lighting changes a kiosk camera sees and the per-frame network flickers on.
 
-Every probability and range lives in `AugConfig`; tools/train.py turns each field into a CLI flag.
+Every probability and range lives in `AugConfig`; tools/train/ turns each field into a CLI flag.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Regenerate the project's own sample material from matplotlib's grace_hopper.jpg.
 
-    .venv/bin/python tools/make_sample.py                 # test/cameras0.mp4 + data/background.jpg
-    .venv/bin/python tools/make_sample.py --size 1280x720 --video /tmp/hd.mp4 --no-background
-    .venv/bin/python tools/make_sample.py --picture docs/result.png   # needs model/ + hilens
+    .venv/bin/python -m tools.package.make_sample                 # test/cameras0.mp4 + data/background.jpg
+    .venv/bin/python -m tools.package.make_sample --size 1280x720 --video /tmp/hd.mp4 --no-background
+    .venv/bin/python -m tools.package.make_sample --picture docs/result.png   # needs model/ + hilens
 
 test/cameras0.mp4: a slow, smooth pan and zoom over the portrait (a handheld camera on a
 person), 640x360, 25 fps, 6 s, mp4v. The frames are a pure function of the arguments.
@@ -20,7 +20,9 @@ import sys
 import cv2
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tools import paths
+
+ROOT = str(paths.REPO)
 
 
 def portrait():
@@ -106,7 +108,7 @@ def make_picture(path, frame_index=100, width=960):
     """Run the skill (side_by_side view) on a 1280x720 sample and keep one frame."""
     import shutil
     import tempfile
-    sys.path.insert(0, ROOT)
+
     import main as skill
     tmp = tempfile.mkdtemp()
     try:

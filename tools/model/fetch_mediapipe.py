@@ -5,7 +5,7 @@ large (tens of MB), so it is downloaded once into the repo-relative cache `.cach
 and only the two .tflite members are extracted next to it; the wheel is then deleted.
 `MEDIAPIPE_TFLITE_DIR` may point to a folder that already holds both files (no download).
 
-CLI: `python tools/fetch_mediapipe.py` prints the two paths.
+CLI: `python -m tools.model.fetch_mediapipe` prints the two paths.
 """
 import hashlib
 import os
@@ -14,9 +14,10 @@ import subprocess
 import sys
 import zipfile
 
+from tools import paths
+
 MEDIAPIPE_VERSION = "0.10.14"
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-CACHE_DIR = REPO_ROOT / ".cache" / "mediapipe"
+CACHE_DIR = paths.cache("mediapipe")
 ENV_DIR = "MEDIAPIPE_TFLITE_DIR"
 
 # variant -> file name inside the wheel (mediapipe/modules/selfie_segmentation/<name>)

@@ -36,8 +36,9 @@ import time
 import cv2
 import numpy as np
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_AIPP = os.path.join(REPO_ROOT, 'aipp.cfg')
+from tools import paths
+
+DEFAULT_AIPP = str(paths.REPO / 'aipp.cfg')
 RESIZE_MODES = ('linear', 'mediapipe')
 
 

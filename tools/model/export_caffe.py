@@ -1,8 +1,8 @@
 """Write our PyTorch matting network as Caffe files for HiLens' `omg` (model/matting.prototxt +
 model/matting.caffemodel), using only layers inside the HiLens Caffe operator boundary.
 
-The module tree of `tools.selfie_net.SelfieSegNet` is walked in forward order and every piece is
-emitted as boundary-legal Caffe layers (tools/check_caffe_boundary.py proves the result):
+The module tree of `tools.model.selfie_net.SelfieSegNet` is walked in forward order and every piece is
+emitted as boundary-legal Caffe layers (tools/model/check_caffe_boundary.py proves the result):
 
 - conv / depthwise conv -> Convolution (depthwise: group = channels). TensorFlow "SAME" padding
   of the strided convs is asymmetric, which Caffe cannot express; it becomes a symmetric pad of
@@ -24,31 +24,23 @@ emitted as boundary-legal Caffe layers (tools/check_caffe_boundary.py proves the
   the output blob is `alpha`.
 
 CLI:
-  python tools/export_caffe.py                      # model/matting.* from model/matting.onnx
-  python tools/export_caffe.py --variant landscape --no-prev-alpha --source mediapipe \
+  python -m tools.model.export_caffe                      # model/matting.* from model/matting.onnx
+  python -m tools.model.export_caffe --variant landscape --no-prev-alpha --source mediapipe \
       --output model/selfie_landscape
-  python tools/export_caffe.py --verify             # OpenCV's Caffe importer vs ONNX Runtime
+  python -m tools.model.export_caffe --verify             # OpenCV's Caffe importer vs ONNX Runtime
 The OpenCV check needs OpenCV 4.x (5.x dropped the Caffe importer): requirements.txt pins one.
 """
 import argparse
 import glob
 import json
 import os
-import pathlib
 import sys
 
 import numpy as np
 
-try:
-    from tools import caffe_pb
-    from tools.check_caffe_boundary import GLOBAL_POOL_MAX_HW, check_net, output_shapes
-except ImportError:  # run as `python tools/export_caffe.py`
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-    from tools import caffe_pb
-    from tools.check_caffe_boundary import GLOBAL_POOL_MAX_HW, check_net, output_shapes
-
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+from tools import paths
+from tools.model import caffe_pb
+from tools.model.check_caffe_boundary import GLOBAL_POOL_MAX_HW, check_net, output_shapes
 
 # bilinear x2 with half-pixel centres, as transposed-conv taps: out[2i] = .25 in[i-1] + .75 in[i],
 # out[2i+1] = .75 in[i] + .25 in[i+1]
@@ -213,7 +205,7 @@ def emit_hard_swish(b, name, x):
 
 def emit_activation(b, name, x, module):
     from torch import nn
-    from tools.selfie_net import HardSwish
+    from tools.model.selfie_net import HardSwish
     if isinstance(module, nn.ReLU):
         return b.relu(name, x)
     if isinstance(module, HardSwish):
@@ -295,7 +287,7 @@ def emit_head(b, name, x, head, output="alpha"):
 
 def build_caffe_net(model, name="matting"):
     """CaffeNetBuilder holding `model` (a SelfieSegNet) in forward order."""
-    from tools.selfie_net import SKIP_BLOCKS
+    from tools.model.selfie_net import SKIP_BLOCKS
     h, w = model.input_size
     b = CaffeNetBuilder(name)
     x = b.input("image", (1, 3, h, w))
@@ -348,9 +340,9 @@ def load_weights_from_onnx(model, onnx_path):
 
 def make_model(variant, prev_alpha, source, onnx_path=None, checkpoint=None):
     import torch
-    from tools.selfie_net import SelfieSegNet
+    from tools.model.selfie_net import SelfieSegNet
     if source == "mediapipe":
-        from tools.mediapipe_import import load_selfie_net
+        from tools.model.mediapipe_import import load_selfie_net
         model = load_selfie_net(variant, prev_alpha)
     else:
         model = SelfieSegNet(variant, prev_alpha)
@@ -395,13 +387,15 @@ def run_opencv_caffe(prototxt, caffemodel, feeds, output="alpha", onnx_path=None
 
 
 def real_frames(size_hw, count=8, seed=0):
-    """`count` RGB uint8 frames at size_hw from ../shared/data: hsd photos and GIF frames."""
+    """`count` RGB uint8 frames at size_hw from the shared data (tools/paths.py): hsd photos
+    and GIF frames."""
     import cv2
     rng = np.random.default_rng(seed)
-    photos = sorted(glob.glob(str(SHARED_DATA / "hsd" / "images" / "*.jpg")))
-    videos = sorted(glob.glob(str(SHARED_DATA / "videos" / "*.gif")))
+    photo_dir = paths.require(paths.hsd() / "images", "hsd photo folder")
+    photos = sorted(glob.glob(str(photo_dir / "*.jpg")))
+    videos = sorted(glob.glob(str(paths.require(paths.videos(), "video folder") / "*.gif")))
     if not photos or not videos:
-        raise FileNotFoundError("no hsd photos / GIF clips under %s" % SHARED_DATA)
+        raise FileNotFoundError("no hsd photos / GIF clips under %s" % paths.shared_data())
     frames = []
     for path in rng.choice(photos, size=count - count // 2, replace=False):
         frames.append(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
@@ -476,10 +470,10 @@ def main(argv=None):
     ap.add_argument("--no-prev-alpha", dest="prev_alpha", action="store_false")
     ap.add_argument("--source", choices=("onnx", "mediapipe", "checkpoint"), default="onnx",
                     help="where the weights come from (default: the ONNX file)")
-    ap.add_argument("--onnx", default=str(REPO_ROOT / "model" / "matting.onnx"),
+    ap.add_argument("--onnx", default=str(paths.REPO / "model" / "matting.onnx"),
                     help="ONNX model: weight source for --source onnx, reference for --verify")
     ap.add_argument("--checkpoint", help="PyTorch state_dict for --source checkpoint")
-    ap.add_argument("--output", default=str(REPO_ROOT / "model" / "matting"),
+    ap.add_argument("--output", default=str(paths.REPO / "model" / "matting"),
                     help="basename of the .prototxt/.caffemodel pair")
     ap.add_argument("--name", default=None, help="Caffe net name (default: output basename)")
     ap.add_argument("--verify", action="store_true",

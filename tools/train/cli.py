@@ -2,7 +2,7 @@
 
 Recipe (after the HiLens MODNet write-up): start from MediaPipe's converted landscape network
 with a zero-initialised prev_alpha channel and train on ../shared/data/hsd with the prior and
-lighting augmentations of tools/augment.py (every probability and range a CLI flag):
+lighting augmentations of tools/train/augment.py (every probability and range a CLI flag):
 - training items are short clips (--clip-len frames of one scene: a photo view drifting, or a
   person cut out and pasted on an empty scene walking, possibly half out of frame; some clips
   see the person leave or enter, some are the empty room after someone left). The network runs
@@ -19,13 +19,13 @@ lighting augmentations of tools/augment.py (every probability and range a CLI fl
 
 Data split (fixed, independent of the seed): the pairs sorted by id, every 5th one (positions
 4, 9, 14, ...) is validation (46 pairs), the rest (186) training. `--val-folder DIR` links the
-validation pairs into DIR for `tools/eval_seg.py --data DIR`; `--evaluate CKPT` runs eval_seg's
+validation pairs into DIR for `tools/evaluate/eval_seg.py --data DIR`; `--evaluate CKPT` runs eval_seg's
 photo and temporal benchmarks on them, with and without feedback.
 
-    python tools/train.py --run runs/feedback                       # train (default recipe)
-    python tools/train.py --run runs/feedback --resume --steps 800  # continue to 800 steps
-    python tools/train.py --evaluate mediapipe --evaluate runs/feedback/last.pt
-    python tools/train.py --export-from runs/feedback/last.pt --export runs/feedback/model.onnx
+    python -m tools.train --run runs/feedback                       # train (default recipe)
+    python -m tools.train --run runs/feedback --resume --steps 800  # continue to 800 steps
+    python -m tools.train --evaluate mediapipe --evaluate runs/feedback/last.pt
+    python -m tools.train --export-from runs/feedback/last.pt --export runs/feedback/model.onnx
 
 Outputs in --run: last.pt (model, optimiser, step, loss history, args; the run resumes from it),
 loss.png (training loss and validation metrics), log.jsonl (one line per validation).
@@ -40,7 +40,6 @@ import json
 import math
 import os
 import pathlib
-import sys
 import time
 
 import cv2
@@ -48,15 +47,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from tools import paths
+from tools.model.selfie_net import SelfieSegNet
+from tools.train import augment
+from tools.train.augment import MODEL_H, MODEL_W, AugConfig
 
-from tools import augment  # noqa: E402
-from tools.augment import MODEL_H, MODEL_W, AugConfig  # noqa: E402
-from tools.selfie_net import SelfieSegNet  # noqa: E402
-
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "hsd"
+DEFAULT_DATA = paths.hsd()
 MODE_NAMES = ("jitter", "blank", "wrong", "stale")
 EVENT_NAMES = ("none", "exit", "entry", "empty")
 LOAD_MAX_SIDE = 640          # photos are kept at most this large (uint8) for cropping
@@ -77,7 +73,7 @@ SCOPES = {
 # data
 def list_hsd(root: pathlib.Path) -> list:
     """Sorted (id, image_path, mask_path) of an hsd-like folder (images/*.jpg, masks/*.png)."""
-    from tools.seg_metrics import list_pairs
+    from tools.evaluate.seg_metrics import list_pairs
     return list_pairs(str(root / "images"), str(root / "masks"))
 
 
@@ -98,7 +94,7 @@ class Photo:
 
 
 def load_photos(pairs: list, max_side: int = LOAD_MAX_SIDE) -> list:
-    from tools.seg_metrics import read_pair
+    from tools.evaluate.seg_metrics import read_pair
     photos = []
     for name, ip, mp in pairs:
         bgr, mask = read_pair(ip, mp)
@@ -284,7 +280,7 @@ class LogitsTap:
 def build_model(init: str, variant: str = "landscape") -> SelfieSegNet:
     """init: "mediapipe" (converted weights, zero prior channel), "random", or a checkpoint."""
     if init == "mediapipe":
-        from tools.mediapipe_import import load_selfie_net
+        from tools.model.mediapipe_import import load_selfie_net
         return load_selfie_net(variant, prev_alpha=True)
     model = SelfieSegNet(variant, prev_alpha=True)
     if init != "random":
@@ -298,7 +294,7 @@ def build_model(init: str, variant: str = "landscape") -> SelfieSegNet:
 
 def build_teacher(variant: str = "landscape") -> SelfieSegNet:
     """The frozen original network (no prior input), for distillation."""
-    from tools.mediapipe_import import load_selfie_net
+    from tools.model.mediapipe_import import load_selfie_net
     teacher = load_selfie_net(variant, prev_alpha=False).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -378,7 +374,7 @@ def train_step(model, tap, teacher, opt, batch: dict, args) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-# validation (a quick internal check; the reported numbers come from tools/eval_seg.py)
+# validation (a quick internal check; the reported numbers come from tools/evaluate/eval_seg.py)
 def make_val_set(photos: list, cfg: AugConfig) -> dict:
     """Whole photo stretched to the model size (as the skill sees a frame), plus a jittered prior
     and an inpainted empty version with the stale prior; fixed RNG so every run compares alike."""
@@ -464,13 +460,13 @@ def plot_history(history: dict, path: pathlib.Path) -> None:
 
 
 def export(model: SelfieSegNet, path: pathlib.Path) -> None:
-    from tools.export_onnx import export_onnx
+    from tools.model.export_onnx import export_onnx
     path.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(model.eval(), str(path))
 
 
 # ----------------------------------------------------------------------------------------------
-# evaluation on the validation split with tools/eval_seg.py (the numbers the targets refer to)
+# evaluation on the validation split with tools/evaluate/eval_seg.py (the numbers the targets refer to)
 def _val_folder(val_pairs: list, root: pathlib.Path) -> tuple:
     """A folder of symlinks to the validation pairs, for eval_seg's folder-based image API
     (links to ../shared, nothing copied)."""
@@ -490,10 +486,10 @@ def evaluate_models(models: list, data: pathlib.Path, n_seq: int = 0) -> list:
     eval_seg's default plates, sequence count, length, frame size and seed (n_seq > 0 overrides
     the count). Every model sees the very same frames."""
     import tempfile
-    from tools import eval_seg
-    from tools import synth_sequence as ss
-    from tools.seg_metrics import list_pairs
-    from tools.seg_runners import TorchRunner
+    from tools.evaluate import eval_seg
+    from tools.evaluate import synth_sequence as ss
+    from tools.evaluate.seg_metrics import list_pairs
+    from tools.evaluate.seg_runners import TorchRunner
     _, val_pairs = split_ids(list_hsd(data))
     d = eval_seg.parse_args(["--model", "-", "--temporal"])
     seqs = ss.make_sequences(val_pairs, ss.load_plates(d.plates), n_seq or d.sequences,
@@ -516,8 +512,8 @@ def evaluate_models(models: list, data: pathlib.Path, n_seq: int = 0) -> list:
 
 
 def print_evaluation(rows: list) -> None:
-    from tools import seg_metrics as sm
-    from tools import eval_seg  # noqa: F401  (registers the temporal table columns)
+    from tools.evaluate import seg_metrics as sm
+    from tools.evaluate import eval_seg  # noqa: F401  (registers the temporal table columns)
     cols = ("n", "iou", "iou_rest", "empty_alpha", "tempo_err", "tempo_err_still",
             "tempo_err_move", "exit_recover", "entry_recover", "censored", "img_fg_iou",
             "img_boundary_f")
@@ -530,7 +526,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="hsd-like folder")
-    ap.add_argument("--run", default=str(REPO_ROOT / "runs" / "feedback"),
+    ap.add_argument("--run", default=str(paths.REPO / "runs" / "feedback"),
                     help="output folder for checkpoints, log and loss curve")
     ap.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
     ap.add_argument("--init", default="mediapipe",
@@ -581,10 +577,10 @@ def parse_args(argv=None):
                     help="number of sequences (0: eval_seg's default)")
     ap.add_argument("--val-folder", default="",
                     help="only write a folder of symlinks to the validation pairs (images/, "
-                         "masks/) for tools/eval_seg.py --data")
+                         "masks/) for tools/evaluate/eval_seg.py --data")
     ap.add_argument("--export-from", default="",
                     help="only export this checkpoint to --export (no training)")
-    aug = ap.add_argument_group("augmentation (tools/augment.py AugConfig)")
+    aug = ap.add_argument_group("augmentation (tools/train/augment.py AugConfig)")
     for f in dataclasses.fields(AugConfig):
         aug.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     args = ap.parse_args(argv)
@@ -613,7 +609,8 @@ def train(args) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     data = pathlib.Path(args.data)
     if not (data / "images").is_dir():
-        raise FileNotFoundError("--data %s: expected images/ and masks/ inside" % data)
+        raise FileNotFoundError("--data %s: expected images/ and masks/ inside%s"
+                                % (data, paths.data_hint(data)))
     train_pairs, val_pairs = split_ids(list_hsd(data))
     if args.limit:
         train_pairs = train_pairs[:args.limit]

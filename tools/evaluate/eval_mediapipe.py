@@ -1,8 +1,8 @@
-"""Reference numbers: MediaPipe's own runtime on the image benchmark of tools/eval_seg.py.
+"""Reference numbers: MediaPipe's own runtime on the image benchmark of tools/evaluate/eval_seg.py.
 
 Runs in the MediaPipe venv (mediapipe==0.10.14, no onnx):
 
-    .venv-mp/bin/python tools/eval_mediapipe.py --variant both --json /tmp/mp.json
+    .venv-mp/bin/python -m tools.evaluate.eval_mediapipe --variant both --json /tmp/mp.json
 
 `mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)` is the 256x256
 "square" network, `model_selection=1` the 144x256 "landscape" one. Each photo is given as RGB;
@@ -10,7 +10,7 @@ MediaPipe stretches it to the network size, runs the TFLite model (XNNPACK) and 
 mask back to the photo size itself. The selfie-segmentation graph has no temporal smoothing
 (its calculators are ImageToTensor -> Inference -> TensorsToSegmentation), and the tool checks
 that: the first photo is run again at the end and must give the identical mask. Masks are
-scored with tools/seg_metrics.py, the same code eval_seg.py uses; ms/img is the whole
+scored with tools/evaluate/seg_metrics.py, the same code eval_seg.py uses; ms/img is the whole
 process() call. `--json` keeps per-image metrics so eval_seg.py --reference can compare.
 """
 import argparse
@@ -21,12 +21,10 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import paths
+from tools.evaluate import seg_metrics as sm
 
-from tools import seg_metrics as sm  # noqa: E402
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.join(os.path.dirname(REPO_ROOT), 'shared', 'data', 'hsd')
+DEFAULT_DATA = str(paths.hsd())
 VARIANTS = {'square': 0, 'landscape': 1}
 
 

@@ -11,21 +11,16 @@ anything else fails as "not encoded", so using a new type means adding its row h
 `Input` is not in the table: it declares a network input (omg takes the input shapes from
 it) and computes nothing; it is accepted when its shape is static and 4-D.
 
-CLI: python tools/check_caffe_boundary.py model/matting.prototxt [model/matting.caffemodel]
+CLI: python -m tools.model.check_caffe_boundary model/matting.prototxt [model/matting.caffemodel]
 Prints one line per layer (type, parameters, shapes), the layer-type census and the network
 inputs/outputs; exits 1 with the list of violations if there is any.
 """
 import argparse
 import math
-import pathlib
 import sys
 from collections import Counter
 
-try:
-    from tools import caffe_pb
-except ImportError:  # run as `python tools/check_caffe_boundary.py`
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-    from tools import caffe_pb
+from tools.model import caffe_pb
 
 _CONV_PARAMS = {"num_output", "bias_term", "pad", "kernel_size", "stride", "dilation", "pad_h",
                 "pad_w", "kernel_h", "kernel_w", "stride_h", "stride_w", "group",

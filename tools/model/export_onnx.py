@@ -1,6 +1,6 @@
 """Export SelfieSegNet to the ONNX files the skill ships (model contract in DESIGN.md).
 
-    python tools/export_onnx.py [--out-dir model]
+    python -m tools.model.export_onnx [--out-dir model]
 
 writes
     matting.onnx          landscape 144x256 with the prev_alpha input (the skill's default)
@@ -14,7 +14,6 @@ from Pad nodes into the Conv `pads` attribute, no shape-computing nodes.
 import argparse
 import io
 import pathlib
-import sys
 import warnings
 
 import numpy as np
@@ -22,12 +21,9 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from tools import paths
+from tools.model.mediapipe_import import load_selfie_net
 
-from tools.mediapipe_import import load_selfie_net  # noqa: E402
-
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # file name -> (variant, prev_alpha)
 MODELS = {
     "matting.onnx": ("landscape", True),
@@ -203,6 +199,8 @@ def export_onnx(model, path, opset=11):
     for out in onnx_model.graph.output:
         out.type.tensor_type.ClearField("shape")
     onnx_model = static_output_shapes(fold_pad_into_conv(fold_constants(onnx_model)))
+    # the script's name before tools/ became packages, kept so that a fresh export stays
+    # byte-identical to the shipped model/*.onnx (and the .om made from them)
     onnx_model.producer_name = "tools/export_onnx.py"
     onnx_model.doc_string = ("MediaPipe selfie segmentation (%s, Apache-2.0, Google), converted "
                              "by this project%s" % (model.variant, "; prev_alpha input added"
@@ -231,7 +229,7 @@ def onnx_matches_torch(model, path, inputs=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out-dir", default=str(REPO_ROOT / "model"))
+    parser.add_argument("--out-dir", default=str(paths.REPO / "model"))
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     for name, (variant, prev_alpha) in MODELS.items():

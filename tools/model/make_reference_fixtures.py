@@ -4,18 +4,19 @@ Runs in the separate mediapipe environment (mediapipe 0.10.14 pins protobuf < 5,
 venv has onnx, which needs protobuf >= 6):
 
     python3.11 -m venv .venv-mp && .venv-mp/bin/pip install mediapipe==0.10.14 matplotlib
-    .venv-mp/bin/python tools/make_reference_fixtures.py
+    .venv-mp/bin/python -m tools.model.make_reference_fixtures
         -> test/fixtures/model/<variant>_<name>.png (input, RGB) + <variant>_<name>_mask.npz
            (MediaPipe's mask, float16, key "mask"), from test images made out of matplotlib's
            grace_hopper.jpg; test/test_model_reference.py compares the port against them.
-    .venv-mp/bin/python tools/make_reference_fixtures.py --photos /work/shared/data/hsd/images
+    .venv-mp/bin/python -m tools.model.make_reference_fixtures --photos ../shared/data/hsd/images
         -> .cache/mediapipe/reference_photos.npz (not committed), then in the main venv
-           .venv/bin/python tools/mediapipe_import.py --check .cache/mediapipe/reference_photos.npz
+           .venv/bin/python -m tools.model.mediapipe_import --check .cache/mediapipe/reference_photos.npz
 
 Every test image is rendered at exactly the model input size, so MediaPipe's
 ImageToTensorCalculator only converts to [0, 1] (no resampling) and its mask is returned at
 that same size. Each image gets a fresh SelfieSegmentation instance, so no state carries over.
-This file imports neither torch nor the project's modules: only numpy, OpenCV, mediapipe.
+This file imports neither torch nor onnx: only numpy, OpenCV, mediapipe and tools.paths
+(standard library).
 """
 import argparse
 import pathlib
@@ -23,8 +24,9 @@ import pathlib
 import cv2
 import numpy as np
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-FIXTURE_DIR = REPO_ROOT / "test" / "fixtures" / "model"
+from tools import paths
+
+FIXTURE_DIR = paths.REPO / "test" / "fixtures" / "model"
 # variant -> (model_selection of mediapipe's SelfieSegmentation, (H, W))
 VARIANTS = {"landscape": (1, (144, 256)), "square": (0, (256, 256))}
 # Which test images each variant's fixtures keep (the square crop is close to the stretched
@@ -100,20 +102,20 @@ def write_fixtures(out_dir=FIXTURE_DIR):
             # float16 (step <= 4.9e-4 near 1) compressed: masks are mostly exact 0 and 1
             np.savez_compressed(str(stem) + "_mask.npz", mask=mask.astype(np.float16))
             print("%s: mask mean %.3f, range [%.3f, %.3f]"
-                  % (stem.relative_to(REPO_ROOT), mask.mean(), mask.min(), mask.max()))
+                  % (stem.relative_to(paths.REPO), mask.mean(), mask.min(), mask.max()))
 
 
 def write_photo_reference(photo_dir, out_file):
     """MediaPipe masks of every .jpg/.png in photo_dir, resized (aspect not kept) to each
     variant's input size; stored with the exact uint8 inputs so a comparison needs nothing else."""
-    paths = sorted(p for p in pathlib.Path(photo_dir).iterdir()
-                   if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    if not paths:
+    photos = sorted(p for p in pathlib.Path(photo_dir).iterdir()
+                    if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not photos:
         raise FileNotFoundError("no .jpg/.png photos in %s" % photo_dir)
-    arrays = {"names": np.array([p.name for p in paths])}
+    arrays = {"names": np.array([p.name for p in photos])}
     for variant, (selection, (h, w)) in VARIANTS.items():
         images, masks = [], []
-        for p in paths:
+        for p in photos:
             bgr = cv2.imread(str(p))
             if bgr is None:
                 raise ValueError("cannot read image %s" % p)
@@ -123,7 +125,7 @@ def write_photo_reference(photo_dir, out_file):
             masks.append(mediapipe_mask(rgb, selection))
         arrays["images_" + variant] = np.stack(images)
         arrays["masks_" + variant] = np.stack(masks)
-        print("%s: %d photos" % (variant, len(paths)))
+        print("%s: %d photos" % (variant, len(photos)))
     out_file = pathlib.Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out_file, **arrays)
@@ -137,8 +139,7 @@ def main(argv=None):
                         help="fixture folder (default: test/fixtures/model)")
     parser.add_argument("--photos", help="folder of real photos: write a reference .npz "
                                          "instead of the fixtures")
-    parser.add_argument("--out", default=str(REPO_ROOT / ".cache" / "mediapipe" /
-                                             "reference_photos.npz"))
+    parser.add_argument("--out", default=str(paths.cache("mediapipe", "reference_photos.npz")))
     args = parser.parse_args(argv)
     if args.photos:
         write_photo_reference(args.photos, args.out)

@@ -1,6 +1,6 @@
 """A seed-style reference pipeline: the per-frame path of the original HiLens matting demo.
 
-It is what tools/bench.py compares the skill against. It uses the same model, the same
+It is what tools/bench/bench.py compares the skill against. It uses the same model, the same
 hardware resize and the same infer input as the skill (so the infer stage costs the same),
 and then does what the seed demo did after inference:
 

@@ -32,11 +32,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tools.seg_metrics import read_pair
+from tools import paths
+from tools.evaluate.seg_metrics import read_pair
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_PLATE_VIDEO = os.path.join(os.path.dirname(REPO_ROOT), 'shared', 'data', 'videos',
-                                   'one-by-one-person-detection.mp4')
+DEFAULT_PLATE_VIDEO = str(paths.video('one-by-one-person-detection.mp4'))
 DEFAULT_PLATE_FRAMES = (0, 30, 470, 485, 895, 915)
 NOISE_PAD = 64
 
@@ -80,7 +79,7 @@ def plan(n_frames, config=SynthConfig()):
 def load_plates(video=DEFAULT_PLATE_VIDEO, frames=DEFAULT_PLATE_FRAMES):
     """BGR frames of `video` at the given indices (read in place, never copied)."""
     if not os.path.isfile(video):
-        raise FileNotFoundError('plate video not found: %s' % video)
+        raise FileNotFoundError('plate video not found: %s%s' % (video, paths.data_hint(video)))
     cap = cv2.VideoCapture(video)
     wanted = sorted(set(int(i) for i in frames))
     plates = {}

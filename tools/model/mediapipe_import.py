@@ -10,22 +10,20 @@ TFLite layouts -> PyTorch:
   DEPTHWISE_CONV_2D   [1, kh, kw, ch]    -> Conv2d(groups)  [ch, 1, kh, kw]
   Convolution2DTransposeBias [out, kh, kw, in] -> ConvTranspose2d [in, out, kh, kw]
 
-CLI: python tools/mediapipe_import.py --check REF.npz  (reference masks of real photos, see
-tools/make_reference_fixtures.py) prints the max abs difference of the port and the ONNX files.
+CLI: python -m tools.model.mediapipe_import --check REF.npz  (reference masks of real photos,
+see tools/model/make_reference_fixtures.py) prints the max abs difference of the port and the
+ONNX files.
 """
 import argparse
 import pathlib
-import sys
 
 import numpy as np
 import torch
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-
-from tools.fetch_mediapipe import tflite_path  # noqa: E402
-from tools.selfie_net import SelfieSegNet, tf_same_pads  # noqa: E402
-from tools.tflite_reader import read_tflite  # noqa: E402
+from tools import paths
+from tools.model.fetch_mediapipe import tflite_path
+from tools.model.selfie_net import SelfieSegNet, tf_same_pads
+from tools.model.tflite_reader import read_tflite
 
 _KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise",
           "CUSTOM:Convolution2DTransposeBias": "transpose"}
@@ -164,10 +162,9 @@ def _onnx_reference_diff(path, images, masks):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Compare the imported network (and the exported ONNX) with MediaPipe "
-                    "reference masks written by tools/make_reference_fixtures.py --photos.")
+                    "reference masks written by tools/model/make_reference_fixtures.py --photos.")
     parser.add_argument("--check", required=True, help="reference .npz")
-    parser.add_argument("--onnx-dir", default=str(pathlib.Path(__file__).resolve().parent.parent
-                                                  / "model"))
+    parser.add_argument("--onnx-dir", default=str(paths.REPO / "model"))
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     ref = np.load(args.check)

@@ -5,7 +5,7 @@ What is timed is everything between camera.read() and display.show(): FramePipel
 built exactly as main.py builds it (same config keys and defaults, model, hardware resizer),
 on real frames at each resolution: video clips read in place, each frame scaled to cover the
 target size and centre-cropped, converted to NV21 outside the timed region. In the same run,
-on the same frames and with the same hilens.Model, tools/seed_pipeline.py times the seed
+on the same frames and with the same hilens.Model, tools/bench/seed_pipeline.py times the seed
 demo's way (full-frame NV21 -> RGB, float32 compositing in RGB, RGB -> NV21). Both run on
 the same blocks of 10 frames, taking turns at going first, so load from other processes on
 a shared machine falls on both alike.
@@ -22,9 +22,9 @@ the pipeline's own full-size alpha and the NV21 background (Y blended with the a
 V,U pair with the mean alpha of its 2x2 block), rounded; the skill's largest difference must
 be <= 2 levels (the seed's is shown for comparison).
 
-    python tools/bench.py                                  # 640x480, 1280x720, 1920x1080
-    python tools/bench.py --frames 200 --plot docs/bench.png --json out/bench.json
-    python tools/bench.py --sizes 1280x720 --ort-threads 2 --upsample bilinear
+    python -m tools.bench.bench                                  # 640x480, 1280x720, 1920x1080
+    python -m tools.bench.bench --frames 200 --plot docs/bench.png --json out/bench.json
+    python -m tools.bench.bench --sizes 1280x720 --ort-threads 2 --upsample bilinear
 
 Flags that are not the benchmark's own go to the skill's config (as for main.py).
 Exit status 1 when the output check fails, 2 for bad arguments.
@@ -39,21 +39,18 @@ import time
 import tracemalloc
 
 import cv2
+import hilens
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import main as skill
+from tools import paths
+from tools.bench.seed_pipeline import SeedPipeline
+from utils import config
+from utils.background import background_kind, cover
+from utils.pipeline import STAGES, FramePipeline
 
-import hilens  # noqa: E402
-
-import main as skill  # noqa: E402
-from tools.seed_pipeline import SeedPipeline  # noqa: E402
-from utils import config  # noqa: E402
-from utils.background import cover  # noqa: E402
-from utils.pipeline import STAGES, FramePipeline  # noqa: E402
-
-VIDEO_DIR = os.path.join(os.path.dirname(ROOT), "shared", "data", "videos")
+ROOT = str(paths.REPO)
+VIDEO_DIR = str(paths.videos())
 # A room with people walking through (768x432; from frame 70 someone is in view) and four
 # webcam-style clips of one or two people (480x270), Intel's sample videos (CC BY 4.0).
 DEFAULT_VIDEOS = [os.path.join(VIDEO_DIR, name) for name in (
@@ -172,11 +169,11 @@ def max_difference(out, ref):
 # -- building the pipelines as main.py does -------------------------------------------------
 
 def load_cfg(skill_args):
-    cfg = config.load_config(None, list(skill_args), base_dir=ROOT)
+    cfg = config.load_config(None, list(skill_args), base_dir=ROOT, model_dir=skill.model_dir())
     if cfg.view != "result":
         raise ValueError("bench: view must be 'result' (got %r): side_by_side is a layout "
                          "for watching, not a frame to time" % cfg.view)
-    kind = config.background_kind(cfg.background)
+    kind = background_kind(cfg.background)
     if kind not in ("image", "color", "green"):
         raise ValueError("bench: background must be an image or a colour for the seed-style "
                          "comparison (got %r, a %s)" % (cfg.background, kind))
@@ -184,8 +181,7 @@ def load_cfg(skill_args):
 
 
 def open_model(cfg):
-    path = skill.resolve_model(cfg.model, ROOT)
-    return hilens.Model(path)
+    return hilens.Model(cfg.model)
 
 
 def seed_background(pipeline):
@@ -230,7 +226,7 @@ def bench_size(cfg, model, size, videos, frames, warmup, check_every, start=0, c
     neither pays for the other's cache footprint on every frame, while load from other
     processes still falls on both alike within seconds."""
     w, h = size
-    ours = FramePipeline(cfg, model, skill.make_resizer(), base_dir=ROOT)
+    ours = FramePipeline(cfg, model, skill.make_resizer())
     seed = SeedPipeline(model, skill.make_resizer(), seed_background(ours), cfg.model_width,
                         cfg.model_height, feedback=cfg.feedback)
     names = ("ours", "seed")
@@ -376,8 +372,8 @@ def run(sizes, videos, frames=150, warmup=20, check_every=10, skill_args=(), ort
     """Benchmark every size; returns the JSON-able report (also echoed as tables)."""
     for v in videos:
         if not os.path.isfile(v):
-            raise ValueError("video %s not found (pass --video PATH; any MP4/GIF with people)"
-                             % v)
+            raise ValueError("video %s not found (pass --video PATH; any MP4/GIF with people)%s"
+                             % (v, paths.data_hint(v)))
     if frames < 1 or warmup < 0 or check_every < 1:
         raise ValueError("frames must be >= 1, warmup >= 0 and check_every >= 1")
     if ort_threads is not None:
@@ -425,7 +421,7 @@ def run(sizes, videos, frames=150, warmup=20, check_every=10, skill_args=(), ort
 def build_parser():
     p = argparse.ArgumentParser(
         description="Per-stage benchmark of the skill's per-frame processing against a "
-                    "seed-style pipeline (see the top of tools/bench.py).",
+                    "seed-style pipeline (see the top of tools/bench/bench.py).",
         epilog="Other flags are skill config keys, as for main.py (e.g. --upsample bilinear).")
     p.add_argument("--frames", type=int, default=150, help="timed frames per size (150)")
     p.add_argument("--warmup", type=int, default=20, help="untimed frames first (20)")
@@ -465,7 +461,7 @@ def main(argv=None):
     except RuntimeError as e:
         print("bench: %s" % e, file=sys.stderr)
         return 1
-    report["command"] = " ".join(["python", "tools/bench.py"] + list(
+    report["command"] = " ".join(["python", "-m", "tools.bench.bench"] + list(
         sys.argv[1:] if argv is None else argv))
     if args.json:
         folder = os.path.dirname(os.path.abspath(args.json))

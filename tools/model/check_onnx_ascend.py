@@ -14,7 +14,7 @@ What is checked, and where the rule comes from:
 - the model contract: input `image` 1x3xHxW, optionally `prev_alpha` 1x1xHxW, output `alpha`
   1x1xHxW, all float32.
 
-CLI: python tools/check_onnx_ascend.py model/matting.onnx [model/selfie_square.onnx ...]
+CLI: python -m tools.model.check_onnx_ascend model/matting.onnx [model/selfie_square.onnx ...]
 prints the op census per file and exits 1 with one line per offending node or tensor.
 """
 import argparse

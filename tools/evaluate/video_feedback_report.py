@@ -1,6 +1,6 @@
 """Feedback vs per-frame inference on a real clip: empty-room alpha and frame-to-frame change.
 
-    .venv/bin/python tools/video_feedback_report.py --model model/matting.onnx \
+    .venv/bin/python -m tools.evaluate.video_feedback_report --model model/matting.onnx \
         --model model/matting_trained.onnx [--json out/video_report.json]
 
 Default clip: ../shared/data/videos/one-by-one-person-detection.mp4 (Intel sample-videos,
@@ -30,20 +30,15 @@ Reported per model and mode, alpha at model size in [0, 1]:
 import argparse
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
 
-if __package__ in (None, ''):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import paths
+from tools.evaluate import seg_metrics as sm
+from tools.evaluate.seg_runners import DEFAULT_AIPP, OnnxRgbRunner, resize_to_model
 
-from tools import seg_metrics as sm  # noqa: E402
-from tools.seg_runners import DEFAULT_AIPP, OnnxRgbRunner, resize_to_model  # noqa: E402
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_VIDEO = os.path.join(os.path.dirname(REPO_ROOT), 'shared', 'data', 'videos',
-                             'one-by-one-person-detection.mp4')
+DEFAULT_VIDEO = str(paths.video('one-by-one-person-detection.mp4'))
 DIFF_LEVEL = 30
 EMPTY_FRACTION = 0.002
 EMPTY_MARGIN = 3
@@ -64,7 +59,7 @@ COLUMNS = ('empty_alpha', 'exit_a1', 'exit_a2', 'exit_a3', 'd_all', 'd_still', '
 def read_frames(path, size):
     """All frames of `path`, each stretched to size (w, h) with INTER_LINEAR, BGR uint8."""
     if not os.path.isfile(path):
-        raise FileNotFoundError('video not found: %s' % path)
+        raise FileNotFoundError('video not found: %s%s' % (path, paths.data_hint(path)))
     cap = cv2.VideoCapture(path)
     frames = []
     while True:

@@ -1,7 +1,7 @@
 """Segmentation and temporal-stability metrics shared by every evaluation tool.
 
-Imports only numpy and OpenCV so that both the project venv and the MediaPipe reference venv
-(.venv-mp, no onnx) can use it; the two sides must score alphas with the same code.
+Imports only numpy, OpenCV and tools.paths (standard library) so that both the project venv and
+the MediaPipe reference venv (.venv-mp, no onnx) can use it; the two sides must score alphas with the same code.
 
 Definitions (alpha is a float map in [0, 1], gt a boolean person mask of the same size):
 - foreground IoU: |P & G| / |P | G| with P = alpha >= 0.5; 1.0 when both are empty.
@@ -23,6 +23,8 @@ import os
 import cv2
 import numpy as np
 
+from tools import paths
+
 BOUNDARY_TOLERANCE = 0.0075
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -34,7 +36,7 @@ COLUMNS = {
     'boundary_f': ('bound F', '{:.4f}'),
     'mae': ('MAE', '{:.4f}'),
     'ms': ('ms/img', '{:.2f}'),
-    # temporal benchmark (tools/eval_seg.py --temporal)
+    # temporal benchmark (tools/evaluate/eval_seg.py --temporal)
     'iou': ('IoU', '{:.4f}'),
     'iou_rest': ('IoU rest', '{:.4f}'),
     'empty_alpha': ('empty a', '{:.4f}'),
@@ -158,9 +160,11 @@ def list_pairs(image_dir, mask_dir):
     skipping it would change the numbers.
     """
     if not os.path.isdir(image_dir):
-        raise FileNotFoundError('image folder not found: %s' % image_dir)
+        raise FileNotFoundError('image folder not found: %s%s' % (image_dir,
+                                                                   paths.data_hint(image_dir)))
     if not os.path.isdir(mask_dir):
-        raise FileNotFoundError('mask folder not found: %s' % mask_dir)
+        raise FileNotFoundError('mask folder not found: %s%s' % (mask_dir,
+                                                                 paths.data_hint(mask_dir)))
     masks = {}
     for name in os.listdir(mask_dir):
         stem, ext = os.path.splitext(name)

@@ -1,0 +1,1 @@
+"""Benchmarks of the skill's per-frame processing against a seed-style pipeline."""

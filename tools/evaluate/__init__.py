@@ -1,0 +1,1 @@
+"""Evaluation: segmentation and temporal metrics, model runners, synthetic sequences, reports."""

@@ -1,0 +1,1 @@
+"""Packaging the skill for HiLens Studio and regenerating the bundled sample material."""

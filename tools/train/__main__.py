@@ -1,0 +1,4 @@
+"""`python -m tools.train`: the training command line (tools/train/cli.py)."""
+from tools.train.cli import main
+
+main()
