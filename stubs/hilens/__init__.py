@@ -4,6 +4,7 @@ Same names, arguments, return values and failure modes as the device API in the 
 guide; models run on ONNX Runtime (CPU) with the model's static AIPP emulated. See README.md for
 what is emulated exactly, what is approximated, and the HILENS_* environment variables.
 """
+from . import onnxrt  # first: turns ONNX Runtime's telemetry off before anything imports it
 from .cloud import (download_from_obs, send_msg, upload_bufer, upload_buffer_to_obs, upload_file,
                     upload_file_to_obs)
 from .display import H264_FILE, HDMI, RTMP, Display

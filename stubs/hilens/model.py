@@ -81,7 +81,9 @@ class Model:
             "%s on %s" % (self.aipp_path, ", ".join(with_aipp)) if with_aipp else "none (no aipp.cfg found)"))
 
     def _open_session(self, path: str):
-        import onnxruntime as ort  # imported here: `import hilens` stays light for tools
+        from .onnxrt import import_onnxruntime  # imported here: `import hilens` stays light for tools
+
+        ort = import_onnxruntime()  # telemetry off (see onnxrt.py)
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
