@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from utils import postprocess
-from utils.inference import MattingModel
+from utils.inference import MattingModel, Model
 from utils.temporal import TemporalState
 from utils.upsample import Upsampler
 from test_skill_support import ERROR_CODE, FakeModel, scene, small_cfg
@@ -179,13 +179,36 @@ def model_inputs(w=128, h=72):
     return scene(w, h, (25, 10, 75, 72)), np.zeros((h, w), np.float32)
 
 
+@pytest.mark.parametrize("answer,needle", [(ERROR_CODE, "error code %r" % ERROR_CODE),
+                                           (RuntimeError("busy"), "raised RuntimeError: busy")])
+def test_model_run_gives_one_result_type(answer, needle):
+    class Answers(object):
+        def infer(self, inputs):
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    ok = Model(FakeModel(4, 4, feedback=False), "detector").run([np.zeros(24, np.uint8)])
+    assert ok.ok and ok.error == "" and ok.calls == 1
+    assert isinstance(ok.value, list) and ok.value[0].shape == (16,)
+    bad = Model(Answers(), "detector", expects="image 24 bytes").run([])
+    assert not bad.ok and bad.value is None and needle in bad.error
+    assert ("expected inputs: image 24 bytes" in bad.error) == isinstance(answer, int)
+
+
+def test_model_log_lines_name_the_model(logged):
+    Model(None, "person detector").fail("infer returned no outputs")
+    assert logged == [("error", "person detector model: infer returned no outputs")]
+
+
 def test_feedback_detected_and_used():
     fake = FakeModel(128, 72, "max")
     m = MattingModel(fake, 128, 72)
     frame, prior = model_inputs()
     prior[0, 0] = 0.7
-    a = m.infer(frame, prior)
-    assert m.has_prior_input is True and fake.calls == [2]
+    r = m.infer(frame, prior)
+    assert r.ok and r.calls == 1 and m.has_prior_input is True and fake.calls == [2]
+    a = r.value
     assert a.shape == (72, 128) and a[0, 0] == pytest.approx(0.7) and a[40, 50] == 1.0 and a[40, 100] == 0.0
 
 
@@ -193,8 +216,8 @@ def test_model_without_prev_alpha_falls_back_once(logged):
     fake = FakeModel(128, 72, "bright", feedback=False)
     m = MattingModel(fake, 128, 72)
     frame, prior = model_inputs()
-    for _ in range(3):
-        assert m.infer(frame, prior) is not None
+    results = [m.infer(frame, prior) for _ in range(3)]
+    assert all(r.ok for r in results) and [r.calls for r in results] == [2, 1, 1]
     assert fake.calls == [2, 1, 1, 1] and m.has_prior_input is False
     assert len([x for x in logged if "no prev_alpha" in x[1]]) == 1
 
@@ -204,36 +227,37 @@ def test_feedback_off_feeds_zeros():
     m = MattingModel(fake, 128, 72, feedback=False)
     frame, prior = model_inputs()
     prior[:] = 1.0
-    assert m.infer(frame, prior).max() == 0.0
+    assert m.infer(frame, prior).value.max() == 0.0
 
 
 @pytest.mark.parametrize("action,needle", [(ERROR_CODE, "error code"), ("nan", "NaN"),
                                            ("inf", "NaN/inf"), ("raise", "RuntimeError"),
                                            ("short", "values")])
-def test_model_faults_give_none_and_one_log_line(action, needle, logged):
+def test_model_faults_give_an_error_and_one_log_line(action, needle, logged):
     fake = FakeModel(128, 72, "bright", script=[None, action, None])
     m = MattingModel(fake, 128, 72)
     frame, prior = model_inputs()
-    assert m.infer(frame, prior) is not None
-    assert m.infer(frame, prior) is None
-    assert m.failures == 1 and needle in m.last_error
-    assert len([x for x in logged if x[0] == "error"]) == 1
-    assert m.infer(frame, prior) is not None  # recovers on the next frame
+    assert m.infer(frame, prior).ok
+    r = m.infer(frame, prior)
+    assert not r.ok and r.value is None and needle in r.error and r.calls == 1
+    errors = [msg for lvl, msg in logged if lvl == "error"]
+    assert len(errors) == 1 and errors[0].startswith("matting model: ") and needle in errors[0]
+    assert m.infer(frame, prior).ok  # recovers on the next frame
 
 
 def test_wrong_model_size_is_an_error_not_a_crash(logged):
     m = MattingModel(FakeModel(128, 72), 256, 144)  # config says 256x144, model is 128x72
     frame = scene(256, 144)
-    assert m.infer(frame, np.zeros((144, 256), np.float32)) is None
-    assert "256x144" in m.last_error
-    assert m.infer(frame[:30], np.zeros((144, 256), np.float32)) is None  # wrong input
+    r = m.infer(frame, np.zeros((144, 256), np.float32))
+    assert not r.ok and "256x144" in r.error and r.calls == 2  # the probe tried 1 input too
+    r = m.infer(frame[:30], np.zeros((144, 256), np.float32))  # wrong input
+    assert not r.ok and r.calls == 0
 
 
 def test_error_logs_are_throttled(logged):
     m = MattingModel(FakeModel(128, 72, script=[None] + [ERROR_CODE] * 100), 128, 72)
     frame, prior = model_inputs()
-    assert m.infer(frame, prior) is not None  # feedback detected
-    for _ in range(50):
-        assert m.infer(frame, prior) is None
-    assert m.failures == 50
+    assert m.infer(frame, prior).ok  # feedback detected
+    results = [m.infer(frame, prior) for _ in range(50)]
+    assert not any(r.ok for r in results)
     assert len([x for x in logged if x[0] == "error"]) == 1

@@ -1,91 +1,123 @@
-"""The model wrapper: feeds NV21 (and the prior), checks what comes back.
+"""Model wrappers: one result type for every model call, the matting model's checks.
 
 hilens.Model.infer takes a list of flat uint8/float32 arrays and returns a list of flat
 float arrays, or an int error code when an input's size does not match the model (also
-when the number of inputs is wrong). The wrapper
-- finds out on the first frame whether the model has a prev_alpha input: it tries
-  [image, prior]; if that returns an error code and [image] alone works, it is a model
-  without feedback (logged once) and gets one input from then on;
-- turns error codes, exceptions, outputs of the wrong size and NaN/inf values into
-  `None` with a rate-limited log line, so the caller shows the untouched frame;
-- clips the alpha to [0, 1] (an unclipped sigmoid-free head must not overflow uint8).
+when the number of inputs is wrong), and raises on bad dtypes or device errors. `Model`
+turns all three into one `Inference` (a value or an error, and the calls it took) and
+names the model in its log lines, so a frame that runs several models (a detector and a
+segmenter) reports each by name. `MattingModel` is the matting network:
+- it finds out on the first frame whether the model has a prev_alpha input: it tries
+  [image, prior]; if that fails and [image] alone works, it is a model without feedback
+  (logged once) and gets one input from then on;
+- it turns outputs of the wrong size and NaN/inf values into errors with a rate-limited
+  log line, so the caller shows the untouched frame;
+- it clips the alpha to [0, 1] (an unclipped sigmoid-free head must not overflow uint8).
 """
+from typing import Any, List, NamedTuple, Optional
+
 import numpy as np
 
 from utils import log
 
 
-class MattingModel(object):
-    def __init__(self, model, width, height, feedback=True):
+class Inference(NamedTuple):
+    """What a model gave: `value` (Model.run: the list of flat outputs; MattingModel.infer:
+    the checked alpha) or, when `error` is set, nothing; `calls` is how many hilens
+    infer calls that took (the matting model probes its inputs on the first frame)."""
+    value: Any
+    error: str = ""
+    calls: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class Model(object):
+    """A hilens.Model with a name. run() always returns an Inference; fail() logs an error
+    (at most one line per 5 s and model) and returns it as a failed Inference.
+    `expects` describes the inputs for the line that reports an error code."""
+
+    def __init__(self, model, name: str, expects: str = ""):
         self.model = model
+        self.name = name
+        self.expects = expects
+        self._throttle = log.Throttle(5.0)
+
+    def run(self, inputs: List[np.ndarray]) -> Inference:
+        try:
+            outputs = self.model.infer(inputs)
+        except Exception as e:  # ValueError for bad dtypes, device errors
+            return Inference(None, "infer raised %s: %s" % (type(e).__name__, e))
+        if not isinstance(outputs, (list, tuple)):
+            error = "infer returned error code %r" % (outputs,)
+            if self.expects:
+                error += "; expected inputs: " + self.expects
+            return Inference(None, error)
+        return Inference(list(outputs))
+
+    def fail(self, error: str, calls: int = 1) -> Inference:
+        self._throttle("error", "%s model: %s" % (self.name, error))
+        return Inference(None, error, calls)
+
+
+class MattingModel(Model):
+    """infer(model-size NV21, prior) -> Inference whose value is the alpha at model size."""
+
+    def __init__(self, model, width: int, height: int, feedback: bool = True,
+                 name: str = "matting"):
         self.width = int(width)
         self.height = int(height)
+        expects = ("image NV21 uint8 %d bytes (%dx%d) + prev_alpha float32 %d values"
+                   % (self.width * self.height * 3 // 2, self.width, self.height,
+                      self.width * self.height))
+        Model.__init__(self, model, name, expects)
         self.use_feedback = bool(feedback)
-        self.has_prior_input = None  # unknown until the first successful inference
-        self.failures = 0
-        self.last_error = None
-        self._throttle = log.Throttle(5.0)
+        self.has_prior_input: Optional[bool] = None  # unknown until the first success
         self._zeros = np.zeros(self.width * self.height, np.float32)
         self.alpha = np.empty((self.height, self.width), np.float32)
 
-    def _expected(self):
-        return ("image NV21 uint8 %d bytes (%dx%d) + prev_alpha float32 %d values"
-                % (self.width * self.height * 3 // 2, self.width, self.height,
-                   self.width * self.height))
-
-    def _fail(self, msg):
-        self.failures += 1
-        self.last_error = msg
-        self._throttle("error", "model: " + msg)
-        return None
-
-    def _call(self, inputs):
-        try:
-            return self.model.infer(inputs)
-        except Exception as e:  # ValueError for bad dtypes, device errors
-            return e
-
-    def infer(self, small_nv21, prior):
-        """small_nv21: (h*3/2, w) uint8; prior: (h, w) float32. Returns the alpha as a
-        float32 (h, w) array (reused between calls) or None when inference failed."""
+    def infer(self, small_nv21: np.ndarray, prior: np.ndarray) -> Inference:
+        """small_nv21: (h*3/2, w) uint8; prior: (h, w) float32. The value of a successful
+        Inference is the alpha as float32 (h, w) in [0, 1], reused between calls."""
         image = np.ascontiguousarray(small_nv21).reshape(-1)
         if image.size != self.width * self.height * 3 // 2 or image.dtype != np.uint8:
-            return self._fail("model-size frame has %d %s values, expected %s"
-                              % (image.size, image.dtype, self._expected()))
+            return self.fail("model-size frame has %d %s values, expected %s"
+                             % (image.size, image.dtype, self.expects), calls=0)
         if self.use_feedback:
             prior_flat = np.ascontiguousarray(prior, np.float32).reshape(-1)
         else:
             prior_flat = self._zeros
+        calls = 1
         if self.has_prior_input is False:
-            result = self._call([image])
+            result = self.run([image])
         else:
-            result = self._call([image, prior_flat])
-            if self.has_prior_input is None and not isinstance(result, (list, tuple)):
-                single = self._call([image])
-                if isinstance(single, (list, tuple)):
+            result = self.run([image, prior_flat])
+            if self.has_prior_input is None and not result.ok:
+                single = self.run([image])
+                calls = 2
+                if single.ok:
                     self.has_prior_input = False
-                    log.info("model: no prev_alpha input (2 inputs gave %r, 1 works); "
-                             "running without temporal feedback" % (result,))
+                    log.info("%s model: no prev_alpha input (2 inputs fail, 1 works); "
+                             "running without temporal feedback" % self.name)
                     result = single
-        if isinstance(result, Exception):
-            return self._fail("infer raised %s: %s" % (type(result).__name__, result))
-        if not isinstance(result, (list, tuple)):
-            return self._fail("infer returned error code %r; expected inputs: %s"
-                              % (result, self._expected()))
+        if not result.ok:
+            return self.fail(result.error, calls)
         if self.has_prior_input is None:
             self.has_prior_input = True
-            log.info("model: prev_alpha input found; temporal feedback %s"
-                     % ("on" if self.use_feedback else "off (zeros)"))
-        if len(result) == 0:
-            return self._fail("infer returned no outputs")
-        out = np.asarray(result[0])
+            log.info("%s model: prev_alpha input found; temporal feedback %s"
+                     % (self.name, "on" if self.use_feedback else "off (zeros)"))
+        outputs = result.value
+        if len(outputs) == 0:
+            return self.fail("infer returned no outputs", calls)
+        out = np.asarray(outputs[0])
         if out.size != self.width * self.height:
-            return self._fail("output has %d values, expected %dx%d = %d"
-                              % (out.size, self.width, self.height,
-                                 self.width * self.height))
+            return self.fail("output has %d values, expected %dx%d = %d"
+                             % (out.size, self.width, self.height,
+                                self.width * self.height), calls)
         alpha = self.alpha
         np.copyto(alpha, out.reshape(self.height, self.width), casting="unsafe")
         if not np.isfinite(alpha).all():
-            return self._fail("output has NaN/inf values")
+            return self.fail("output has NaN/inf values", calls)
         np.clip(alpha, 0.0, 1.0, out=alpha)
-        return alpha
+        return Inference(alpha, calls=calls)

@@ -104,10 +104,11 @@ class FramePipeline(object):
         t1 = time.perf_counter()
 
         self.state.begin_frame((w, h), small[:self.mh])
-        alpha = self.model.infer(small, self.state.feedback())
+        inference = self.model.infer(small, self.state.feedback())
+        alpha = inference.value
         t2 = time.perf_counter()
 
-        if alpha is None:
+        if not inference.ok:
             # Show the untouched frame and start the prior from scratch.
             self.state.reset("inference failed")
             self.failed += 1
