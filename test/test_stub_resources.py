@@ -157,3 +157,36 @@ def test_obs_failures_return_non_zero(tmp_path, monkeypatch, call):
     src.write_text("x")
     code = call(str(src))
     assert isinstance(code, int) and code != 0
+
+
+@pytest.mark.parametrize("url", [
+    "https://my-bucket.obs.cn-north-4.myhuaweicloud.com/../secret.txt",
+    "https://my-bucket.obs.cn-north-4.myhuaweicloud.com/out/../../secret.txt",
+    "https://my-bucket.obs.cn-north-4.myhuaweicloud.com/%2e%2e/secret.txt",
+    "https://my-bucket.obs.cn-north-4.myhuaweicloud.com/out/..%2f..%2fsecret.txt",
+    "obs://my-bucket/./../secret.txt",
+])
+def test_download_from_obs_refuses_dot_dot_out_of_the_bucket(tmp_path, monkeypatch, capsys, url):
+    monkeypatch.setenv("HILENS_OBS_DIR", str(tmp_path / "bucket"))
+    (tmp_path / "bucket" / "out").mkdir(parents=True)
+    (tmp_path / "secret.txt").write_text("outside the bucket")
+    code = hilens.download_from_obs(url, str(tmp_path / "dl"))
+    assert code == hilens.ErrorCode.INVALID_PARAM
+    assert not (tmp_path / "dl" / "secret.txt").exists()
+    err = capsys.readouterr().err
+    assert "[ERROR]" in err and "'..'" in err and url in err, err
+
+
+def test_download_from_obs_refuses_a_link_out_of_the_bucket(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HILENS_OBS_DIR", str(tmp_path / "bucket"))
+    (tmp_path / "bucket").mkdir()
+    (tmp_path / "secret.txt").write_text("outside the bucket")
+    os.symlink(str(tmp_path / "secret.txt"), str(tmp_path / "bucket" / "link.txt"))
+    url = "https://my-bucket.obs.cn-north-4.myhuaweicloud.com/link.txt"
+    assert hilens.download_from_obs(url, str(tmp_path / "dl")) == hilens.ErrorCode.INVALID_PARAM
+    assert not (tmp_path / "dl" / "link.txt").exists()
+    assert "outside the bucket" in capsys.readouterr().err
+    # an object inside the bucket still downloads
+    (tmp_path / "bucket" / "ok.txt").write_text("fine")
+    assert hilens.download_from_obs(url.replace("link", "ok"), str(tmp_path / "dl")) == 0
+    assert (tmp_path / "dl" / "ok.txt").read_text() == "fine"

@@ -111,7 +111,20 @@ def download_from_obs(url: str, download_to: str) -> int:
         return int(ErrorCode.INVALID_PARAM)
     parsed = urlparse(url)
     if parsed.scheme in ("http", "https", "obs"):
-        source = os.path.join(obs_root(), *unquote(parsed.path).strip("/").split("/"))
+        # An object key names an object in the bucket: '.' and '..' segments (also %-encoded)
+        # would make the local stand-in read files outside it.
+        parts = unquote(parsed.path).replace("\\", "/").strip("/").split("/")
+        if any(p in (".", "..") for p in parts):
+            sfw(ERROR, "download_from_obs: %s: the object key must not contain '.' or '..' segments "
+                       "(it would leave the bucket)" % url)
+            return int(ErrorCode.INVALID_PARAM)
+        root = obs_root()
+        source = os.path.join(root, *parts)
+        real_root = os.path.realpath(root)
+        if os.path.commonpath([real_root, os.path.realpath(source)]) != real_root:
+            sfw(ERROR, "download_from_obs: %s resolves to %s, outside the bucket folder %s"
+                % (url, os.path.realpath(source), real_root))
+            return int(ErrorCode.INVALID_PARAM)
     elif parsed.scheme == "file":
         source = unquote(parsed.path)
     else:
