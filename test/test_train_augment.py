@@ -1,10 +1,9 @@
-"""tools/train/augment.py and the sample builder of tools/train/ on generated photos."""
+"""tools/train/augment.py and the clip builder of tools/train/data.py on generated photos."""
 import cv2
 import numpy as np
 import pytest
 
-from tools.train import augment
-from tools.train import cli as train
+from tools.train import augment, data
 from tools.train.augment import MODEL_H, MODEL_W, AugConfig
 
 
@@ -15,7 +14,7 @@ def _photo(seed, w=320, h=240, cx=160):
     cv2.ellipse(mask, (cx, 200), (40, 90), 0, 0, 360, 255, -1)
     cv2.circle(mask, (cx, 90), 25, 255, -1)
     rgb[mask > 0] = (230, 200, 180)
-    return train.Photo("p%d" % seed, rgb, mask,
+    return data.Photo("p%d" % seed, rgb, mask,
                        augment.person_free_boxes(mask.astype(np.float32) / 255),
                        augment.person_crop(rgb, mask))
 
@@ -99,11 +98,11 @@ def test_train_paste_person_partly_outside():
 def test_train_clips_follow_the_events(photos):
     cfg = AugConfig(p_empty=0.15, p_exit=0.2, p_entry=0.2, p_blank=0.3, p_wrong=0.1)
     rng = np.random.default_rng(4)
-    modes = dict.fromkeys(train.MODE_NAMES, 0)
-    events = dict.fromkeys(train.EVENT_NAMES, 0)
+    modes = dict.fromkeys(data.MODE_NAMES, 0)
+    events = dict.fromkeys(data.EVENT_NAMES, 0)
     n = 60
     for i in range(n):
-        c = train.make_clip(photos, i % len(photos), rng, cfg, 3)
+        c = data.make_clip(photos, i % len(photos), rng, cfg, 3)
         modes[c["mode"]] += 1
         events[c["event"]] += 1
         assert len(c["image"]) == len(c["gt"]) == len(c["clean"]) == 3
@@ -130,16 +129,16 @@ def test_train_clip_frames_share_the_scene(photos):
     cfg = AugConfig(p_empty=0, p_exit=0, p_entry=0, p_degrade=0)
     rng = np.random.default_rng(6)
     for i in range(4):
-        c = train.make_clip(photos, i, rng, cfg, 3)
+        c = data.make_clip(photos, i, rng, cfg, 3)
         assert _iou(c["gt"][0], c["gt"][1]) > 0.5
         assert np.abs(c["image"][1] - c["image"][0]).mean() < 0.2
 
 
 def test_train_batches_are_a_function_of_seed_and_step(photos):
     cfg = AugConfig()
-    a = train.make_batch(photos, 3, 5, 17, cfg, 2)
-    b = train.make_batch(photos, 3, 5, 17, cfg, 2)
-    c = train.make_batch(photos, 3, 5, 18, cfg, 2)
+    a = data.make_batch(photos, 3, 5, 17, cfg, 2)
+    b = data.make_batch(photos, 3, 5, 17, cfg, 2)
+    c = data.make_batch(photos, 3, 5, 18, cfg, 2)
     for k in ("image", "gt", "prior", "clean"):
         assert a[k].equal(b[k])
     assert a["mode"] == b["mode"] and a["event"] == b["event"]

@@ -1,4 +1,4 @@
-"""tools/train/ end to end on a handful of images: the loss goes down, runs are reproducible and
+"""tools/train end to end on a handful of images: the loss goes down, runs are reproducible and
 resumable, and the trained model still exports to the model contract and matches in ONNX Runtime.
 
 Uses two photos of the shared hsd (tools/paths.py) when that folder exists (as in CI), else a
@@ -14,7 +14,7 @@ import torch
 
 from tools import paths
 from tools.model.export_onnx import onnx_matches_torch
-from tools.train import cli as train
+from tools.train import cli, data, loop, loss
 
 HSD = paths.hsd()
 
@@ -57,7 +57,7 @@ def _restore_torch_state():
 
 def _args(data_dir, run, steps, *extra):
     # overfit two photos: random init, no distillation (no MediaPipe weights needed)
-    return train.parse_args(["--data", str(data_dir), "--run", str(run), "--init", "random",
+    return cli.parse_args(["--data", str(data_dir), "--run", str(run), "--init", "random",
                              "--scope", "all", "--gt-weight", "1", "--temporal-weight", "1",
                              "--steps", str(steps), "--batch", "2", "--clip-len", "2",
                              "--lr", "5e-3", "--prior-lr-mult", "1",
@@ -69,25 +69,25 @@ def _args(data_dir, run, steps, *extra):
 def _fixed_batch_loss(model, data_dir, args):
     """Loss on a fixed batch of the training photos (a step index training never reaches),
     so the comparison is not at the mercy of which augmentations a training step drew."""
-    photos = train.load_photos(train.split_ids(train.list_hsd(data_dir))[0][:args.limit])
-    batch = train.make_batch(photos, 8, args.seed, 10 ** 6, train.aug_config(args), args.clip_len)
-    tap = train.LogitsTap(model)
+    photos = data.load_photos(data.split_ids(data.list_hsd(data_dir))[0][:args.limit])
+    batch = data.make_batch(photos, 8, args.seed, 10 ** 6, data.aug_config(args), args.clip_len)
+    tap = loss.LogitsTap(model)
     model.eval()
     with torch.no_grad():
-        return train.compute_loss(model, tap, None, batch, args)[1]["loss"]
+        return loss.compute_loss(model, tap, None, batch, args)[1]["loss"]
 
 
 def test_train_loss_goes_down_and_export_matches(data_dir, tmp_path):
     onnx_path = tmp_path / "trained.onnx"
     args = _args(data_dir, tmp_path / "run", 12, "--export", str(onnx_path))
     torch.manual_seed(args.seed)          # train() builds the random init the same way
-    before = _fixed_batch_loss(train.build_model("random"), data_dir, args)
-    out = train.train(args)
-    loss = out["history"]["loss"]
-    assert len(loss) == 12 and all(np.isfinite(loss))
+    before = _fixed_batch_loss(loop.build_model("random"), data_dir, args)
+    out = loop.train(args)
+    curve = out["history"]["loss"]
+    assert len(curve) == 12 and all(np.isfinite(curve))
     after = _fixed_batch_loss(out["model"], data_dir, args)
     print("fixed-batch loss", before, after)
-    assert after < 0.85 * before, (before, after, loss)
+    assert after < 0.85 * before, (before, after, curve)
 
     run = tmp_path / "run"
     assert (run / "last.pt").is_file()
@@ -109,34 +109,34 @@ def test_train_loss_goes_down_and_export_matches(data_dir, tmp_path):
 
 def test_train_is_deterministic_and_resumable(data_dir, tmp_path):
     # the resumed steps 3-4 only equal the straight run's if training is deterministic
-    straight = train.train(_args(data_dir, tmp_path / "a", 4))["history"]["loss"]
-    train.train(_args(data_dir, tmp_path / "c", 2))
-    resumed = train.train(_args(data_dir, tmp_path / "c", 4, "--resume"))["history"]["loss"]
+    straight = loop.train(_args(data_dir, tmp_path / "a", 4))["history"]["loss"]
+    loop.train(_args(data_dir, tmp_path / "c", 2))
+    resumed = loop.train(_args(data_dir, tmp_path / "c", 4, "--resume"))["history"]["loss"]
     np.testing.assert_allclose(resumed, straight, rtol=1e-5, atol=1e-6)
 
 
 def test_train_split_is_fixed_every_fifth():
     pairs = [("%03d" % i, "i", "m") for i in range(1, 13)]
-    tr, va = train.split_ids(pairs)
+    tr, va = data.split_ids(pairs)
     assert [p[0] for p in va] == ["005", "010"]
     assert len(tr) == 10 and not set(tr) & set(va)
 
 
 def test_train_bad_arguments_are_rejected(tmp_path):
     with pytest.raises(SystemExit):
-        train.parse_args(["--p-blank", "0.7", "--p-wrong", "0.4"])
+        cli.parse_args(["--p-blank", "0.7", "--p-wrong", "0.4"])
     with pytest.raises(SystemExit):
-        train.parse_args(["--p-exit", "1.5"])
+        cli.parse_args(["--p-exit", "1.5"])
     with pytest.raises(FileNotFoundError, match="--data"):
-        train.train(train.parse_args(["--data", str(tmp_path), "--run", str(tmp_path / "r"),
+        loop.train(cli.parse_args(["--data", str(tmp_path), "--run", str(tmp_path / "r"),
                                       "--quiet"]))
 
 
 def test_train_scope_prior_changes_only_the_prior_weights(data_dir, tmp_path):
     args = _args(data_dir, tmp_path / "p", 2, "--scope", "prior")
     torch.manual_seed(args.seed)
-    init = train.build_model("random").state_dict()
-    trained = train.train(args)["model"].state_dict()
+    init = loop.build_model("random").state_dict()
+    trained = loop.train(args)["model"].state_dict()
     changed = [k for k in init if not torch.equal(init[k], trained[k])]
     assert changed == ["stem.conv.weight"]
     diff = (init["stem.conv.weight"] - trained["stem.conv.weight"]).abs()
