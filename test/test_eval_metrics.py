@@ -1,4 +1,5 @@
 """tools/evaluate/seg_metrics.py on hand-made arrays whose answers can be counted by hand."""
+import importlib
 import os
 
 import cv2
@@ -118,3 +119,18 @@ def test_format_table_lists_rows_and_dashes_missing_values():
     assert lines[0].split() == ['model', 'n', 'fg', 'IoU', 'mIoU']
     assert lines[2].split() == ['m1', '3', '0.5000', '0.2500']
     assert lines[3].split() == ['other', '1', '-', '-']
+
+
+def test_a_report_with_its_own_columns_leaves_the_shared_table_alone():
+    before = dict(sm.COLUMNS)
+    from tools.evaluate import video_feedback_report as vfr
+    importlib.reload(vfr)            # importing the report must not change COLUMNS
+    assert sm.COLUMNS == before
+    text = sm.format_table([('m', {'empty_alpha': 0.00123, 'd_all': 5.742})],
+                           ('empty_alpha', 'd_all'), spec=vfr.COLUMNS)
+    head, _, row = text.splitlines()
+    assert head.split() == ['model', 'empty', 'a', 'd', 'all', 'e-3']
+    assert row.split() == ['m', '0.0012', '5.74']
+    # another tool's table knows nothing of the report's keys: name as header, 4 decimals
+    assert sm.format_table([('m', {'d_all': 5.742})], ('d_all',)).splitlines()[2].split() == \
+        ['m', '5.7420']

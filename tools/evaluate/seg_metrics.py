@@ -198,24 +198,29 @@ def read_pair(image_path, mask_path):
 
 
 def format_table(results, columns=('n', 'fg_iou', 'miou', 'boundary_f', 'mae', 'ms'),
-                 headers=None, first='model'):
-    """Plain-text table of [(row name, metrics dict)]; a missing value prints as '-'."""
+                 headers=None, first='model', spec=None):
+    """Plain-text table of [(row name, metrics dict)]; a missing value prints as '-'.
+
+    Each column's (header, format) comes from `spec` (a tool's own columns), else COLUMNS;
+    `headers` renames a column's header only.
+    """
     headers = dict(headers or {})
-    spec = []
+    known = dict(COLUMNS, **(spec or {}))
+    layout = []
     for key in columns:
-        head, fmt = COLUMNS.get(key, (key, '{:.4f}'))
-        spec.append((key, headers.get(key, head), fmt))
+        head, fmt = known.get(key, (key, '{:.4f}'))
+        layout.append((key, headers.get(key, head), fmt))
     cells = []
     for name, metrics in results:
         row = [str(name)]
-        for key, _, fmt in spec:
+        for key, _, fmt in layout:
             v = metrics.get(key)
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 row.append('-')
             else:
                 row.append(fmt.format(int(v) if fmt == '{:d}' else v))
         cells.append(row)
-    head = [first] + [h for _, h, _ in spec]
+    head = [first] + [h for _, h, _ in layout]
     widths = [max(len(str(c[i])) for c in [head] + cells) for i in range(len(head))]
     lines = ['  '.join(h.ljust(widths[0]) if i == 0 else h.rjust(widths[i])
                        for i, h in enumerate(head))]

@@ -44,7 +44,9 @@ EMPTY_FRACTION = 0.002
 EMPTY_MARGIN = 3
 STILL_DIFF = 2.0
 
-sm.COLUMNS.update({
+# this report's table: key -> (header, format), in column order (seg_metrics.COLUMNS is left
+# as it is, so importing this module changes no other tool's tables)
+COLUMNS = {
     'empty_alpha': ('empty a', '{:.4f}'),
     'exit_a1': ('exit a1', '{:.4f}'),
     'exit_a2': ('exit a2', '{:.4f}'),
@@ -52,8 +54,7 @@ sm.COLUMNS.update({
     'd_all': ('d all e-3', '{:.2f}'),
     'd_still': ('d still e-3', '{:.2f}'),
     'd_empty': ('d empty e-3', '{:.2f}'),
-})
-COLUMNS = ('empty_alpha', 'exit_a1', 'exit_a2', 'exit_a3', 'd_all', 'd_still', 'd_empty')
+}
 
 
 def read_frames(path, size):
@@ -161,7 +162,7 @@ def main(argv=None):
             tag = 'feedback' if fb else ('zeros prev' if r.feedback else 'no prev input')
             res = report(run_model(r, frames, fb), empty, still)
             results.append(('%s [%s]' % (r.name, tag), res))
-    print(sm.format_table(results, COLUMNS))
+    print(sm.format_table(results, tuple(COLUMNS), spec=COLUMNS))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'empty_runs': [[int(s), int(e)] for s, e in runs],
