@@ -9,8 +9,9 @@ On the device HiLens calls run(work_path); the configuration comes from the cons
     python main.py --input clip.mp4 --output out.mp4 --background blur --alpha-out out/alpha
     python main.py --help                # every flag = a config key
 
-Everything between reading a frame and showing it is utils.pipeline.FramePipeline; this
-file only wires the source, the model and the display, and reports timings.
+Everything between reading a frame and showing it is utils.pipeline.FramePipeline, which
+returns one FrameResult per frame; this file only wires the source, the pipeline and the
+display, and hands each result to utils.report.
 """
 import os
 import sys
@@ -19,7 +20,7 @@ import time
 import cv2
 import hilens
 
-from utils import config, log
+from utils import config, log, nv21, report
 from utils.camera import open_source
 from utils.pipeline import STAGES, FramePipeline
 
@@ -59,87 +60,30 @@ def make_resizer():
     return resize
 
 
-class Stats(object):
-    """Mean ms per stage over the whole run and over the last log interval."""
-
-    NAMES = ("read",) + STAGES + ("show", "total")
-
-    def __init__(self):
-        self.total = dict((n, 0.0) for n in self.NAMES)
-        self.window = dict((n, 0.0) for n in self.NAMES)
-        self.frames = 0
-        self.window_frames = 0
-        self.start = time.perf_counter()
-        self.window_start = self.start
-
-    def add(self, ms):
-        for n in self.NAMES:
-            self.total[n] += ms.get(n, 0.0)
-            self.window[n] += ms.get(n, 0.0)
-        self.frames += 1
-        self.window_frames += 1
-
-    @staticmethod
-    def line(sums, frames, seconds):
-        fps = frames / seconds if seconds > 0 else 0.0
-        means = ", ".join("%s %.2f" % (n, sums[n] / max(frames, 1)) for n in Stats.NAMES)
-        return "%d frames, %.1f fps; mean ms/frame: %s" % (frames, fps, means)
-
-    def window_line(self):
-        now = time.perf_counter()
-        text = self.line(self.window, self.window_frames, now - self.window_start)
-        self.window = dict((n, 0.0) for n in self.NAMES)
-        self.window_frames = 0
-        self.window_start = now
-        return text
-
-    def summary_line(self):
-        return self.line(self.total, self.frames, time.perf_counter() - self.start)
-
-
-class Progress(object):
-    """Frames and frames/s on stderr (PC only; no tqdm on the device path): one line
-    rewritten in place on a terminal, a plain line every few seconds otherwise."""
-
-    def __init__(self, enabled, stream=None):
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.every_s = 0.25 if self.tty else 5.0
-        self.last = time.perf_counter()
-        self.shown = False
-        if enabled and self.tty:
-            log.listeners.append(self._clear)
-
-    def _clear(self, level, msg):
-        # a log line must not be glued to the end of the progress line
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.shown = False
-
-    def update(self, frames, stats, force=False):
-        now = time.perf_counter()
-        if not self.enabled or (not force and now - self.last < self.every_s):
-            return
-        self.last = now
-        secs = now - stats.start
-        fps = frames / secs if secs > 0 else 0.0
-        ms = stats.total["total"] / max(stats.frames, 1)
-        text = "frame %d | %.1f frames/s | %.1f ms/frame" % (frames, fps, ms)
-        if self.tty:
-            self.stream.write("\r" + text + " ")
-            self.shown = True
-        else:
-            self.stream.write("progress: " + text + "\n")
-        self.stream.flush()
-
-    def close(self):
-        if self.enabled and self.tty:
-            if self.shown:
-                self.stream.write("\n")
-                self.stream.flush()
-            if self._clear in log.listeners:
-                log.listeners.remove(self._clear)
+def open_stages(cfg, give_up_after=None):
+    """(source, model, display) for the config, or None after one error line naming what
+    could not be opened. Makes the alpha PNG folder."""
+    try:
+        source = open_source(cfg.input, hilens.VideoCapture, loop=cfg.loop,
+                             give_up_after=give_up_after)
+    except ValueError as e:
+        log.error("input: %s" % e)
+        return None
+    try:
+        model = hilens.Model(cfg.model)
+    except Exception as e:  # hilens.CreateError
+        log.error("model: cannot load %s (%s: %s)" % (cfg.model, type(e).__name__, e))
+        source.close()
+        return None
+    try:
+        display = open_display(cfg.output)
+    except Exception as e:
+        log.error("output: cannot open %r (%s: %s)" % (cfg.output, type(e).__name__, e))
+        source.close()
+        return None
+    if cfg.alpha_out and not os.path.isdir(cfg.alpha_out):
+        os.makedirs(cfg.alpha_out)
+    return source, model, display
 
 
 def run(work_path, argv=None):
@@ -157,101 +101,82 @@ def run(work_path, argv=None):
 def _run(work_path, argv):
     cfg = config.load_config(hilens.get_skill_config(), argv, base_dir=work_path,
                              model_dir=model_dir())
-    try:
-        source = open_source(cfg.input, hilens.VideoCapture, loop=cfg.loop,
-                             give_up_after=PC_CAMERA_GIVE_UP_S if argv else None)
-    except ValueError as e:
-        log.error("input: %s" % e)
+    stages = open_stages(cfg, give_up_after=PC_CAMERA_GIVE_UP_S if argv else None)
+    if stages is None:
         return 2
-    try:
-        model = hilens.Model(cfg.model)
-    except Exception as e:  # hilens.CreateError
-        log.error("model: cannot load %s (%s: %s)" % (cfg.model, type(e).__name__, e))
-        return 2
-    try:
-        display = open_display(cfg.output)
-    except Exception as e:
-        log.error("output: cannot open %r (%s: %s)" % (cfg.output, type(e).__name__, e))
-        return 2
-    alpha_dir = cfg.alpha_out
-    if alpha_dir and not os.path.isdir(alpha_dir):
-        os.makedirs(alpha_dir)
+    source, model, display = stages
     pipeline = FramePipeline(cfg, model, make_resizer())
     log.info("matting: input %r, model %s %dx%d, background %r, view %s, output %r"
              % (cfg.input or "built-in camera", cfg.model, cfg.model_width, cfg.model_height,
                 cfg.background, cfg.view, cfg.output))
-
-    stats = Stats()
-    progress = Progress(cfg.progress)
-    bad_frame_log = log.Throttle(5.0)
-    show_log = log.Throttle(5.0)
-    index = -1  # input frame index (names the alpha PNGs)
-    skipped = 0
-    crashes = 0
-    last_report = time.perf_counter()
+    stats = report.Stats(("read",) + STAGES + ("show", "total"))
+    progress = report.Progress(cfg.progress)
     try:
-        while True:
-            t0 = time.perf_counter()
-            frame = source.read()
-            if frame is None:
-                break
-            index += 1
-            t1 = time.perf_counter()
-            try:
-                out = pipeline.process(frame)
-                crashes = 0
-            except ValueError as e:  # a frame that is not NV21/BGR of a usable size
-                skipped += 1
-                bad_frame_log("warning", "frame %d skipped: %s" % (index, e))
-                continue
-            except Exception as e:  # anything else: keep the live loop going, but not for ever
-                skipped += 1
-                crashes += 1
-                bad_frame_log("error", "frame %d failed: %s: %s" % (index, type(e).__name__, e))
-                if crashes >= MAX_CONSECUTIVE_CRASHES:
-                    log.error("stopping: %d frames in a row failed" % crashes)
-                    break
-                continue
-            t2 = time.perf_counter()
-            ret = display.show(out)
-            if ret not in (None, 0):
-                show_log("error", "output: show returned %r for a %dx%d frame"
-                         % ((ret,) + pipeline.display_size))
-            t3 = time.perf_counter()
-            if alpha_dir:
-                cv2.imwrite(os.path.join(alpha_dir, "%06d.png" % index), pipeline.alpha_full)
-            ms = dict(pipeline.stage_ms)
-            ms.update(read=(t1 - t0) * 1000.0, show=(t3 - t2) * 1000.0,
-                      total=(time.perf_counter() - t0) * 1000.0)
-            stats.add(ms)
-            progress.update(stats.frames, stats)
-            if cfg.stats_interval > 0 and t3 - last_report >= cfg.stats_interval:
-                last_report = t3
-                log.info("stats: " + stats.window_line())
-            if cfg.max_frames and stats.frames >= cfg.max_frames:
-                break
+        loop(cfg, source, pipeline, display, stats, progress)
     except KeyboardInterrupt:
         log.info("stopped by the user")
     finally:
-        progress.update(stats.frames, stats, force=True)
-        progress.close()
+        progress.close(stats)
         source.close()
         pipeline.close()
-
-    resets = pipeline.state.resets
-    lines = ["summary: " + stats.summary_line(),
-             "summary: %d frames skipped, %d shown untouched (inference failed); prior "
-             "resets: %s" % (skipped, pipeline.failed,
-                             ", ".join("%s %d" % kv for kv in sorted(resets.items())) or "none")]
-    for text in lines:
+    for text in stats.summary_lines():
         if argv is not None:
-            print(text)  # PC: stdout, so scripts can read it; the device has only the log
+            print("summary: " + text)  # PC: stdout, so scripts can read it
         else:
-            log.info(text)
+            log.info("summary: " + text)  # the device has only the log
     if stats.frames == 0:
         log.error("no frame was processed")
         return 1
     return 0
+
+
+def loop(cfg, source, pipeline, display, stats, progress):
+    """Read, process, show (and write the alpha) until the source ends, `max_frames` is
+    reached or unexpected errors persist. A bad frame is skipped, never fatal."""
+    frame_log = log.Throttle(5.0)
+    show_log = log.Throttle(5.0)
+    index = -1  # input frame index (names the alpha PNGs)
+    crashes = 0
+    last_report = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        frame = source.read()
+        if frame is None:
+            return
+        index += 1
+        t1 = time.perf_counter()
+        try:
+            result = pipeline.process(frame)
+            crashes = 0
+        except ValueError as e:  # a frame that is not NV21/BGR of a usable size
+            stats.skip()
+            frame_log("warning", "frame %d skipped: %s" % (index, e))
+            continue
+        except Exception as e:  # anything else: keep the live loop going, but not for ever
+            stats.skip()
+            crashes += 1
+            frame_log("error", "frame %d failed: %s: %s" % (index, type(e).__name__, e))
+            if crashes >= MAX_CONSECUTIVE_CRASHES:
+                log.error("stopping: %d frames in a row failed" % crashes)
+                return
+            continue
+        t2 = time.perf_counter()
+        ret = display.show(result.output)
+        if ret not in (None, 0):
+            show_log("error", "output: show returned %r for a %dx%d frame"
+                     % ((ret,) + nv21.nv21_size(result.output)))
+        t3 = time.perf_counter()
+        if cfg.alpha_out:
+            cv2.imwrite(os.path.join(cfg.alpha_out, "%06d.png" % index), result.alpha)
+        ms = dict(read=(t1 - t0) * 1000.0, **result.stage_ms)
+        ms.update(show=(t3 - t2) * 1000.0, total=(time.perf_counter() - t0) * 1000.0)
+        stats.add(ms, result.ok, result.resets)
+        progress.update(stats)
+        if cfg.stats_interval > 0 and t3 - last_report >= cfg.stats_interval:
+            last_report = t3
+            log.info("stats: " + stats.window_line())
+        if cfg.max_frames and stats.frames >= cfg.max_frames:
+            return
 
 
 def main(argv=None):

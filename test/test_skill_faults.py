@@ -8,7 +8,7 @@ import pytest
 
 from utils import nv21
 from utils.camera import FrameReader, ImageFolderCapture, open_source
-from utils.pipeline import STAGES, FramePipeline
+from utils.pipeline import STAGES, FramePipeline, FrameResult
 from test_skill_support import ERROR_CODE, FakeModel, scene, small_cfg
 
 W, H = 320, 180
@@ -172,29 +172,35 @@ def make_pipeline(kind="bright", script=None, feedback=True, **cfg):
     return FramePipeline(small_cfg(**cfg), fake), fake
 
 
-def test_stage_times_are_recorded_with_the_agreed_keys():
+def test_the_frame_result_carries_output_alpha_timings_and_model_calls():
     p, _ = make_pipeline()
-    out = p.process(scene(W, H, PERSON))
-    assert out.shape == (H * 3 // 2, W)
-    assert set(p.stage_ms) == set(STAGES) == {"resize", "infer", "postprocess", "upsample",
-                                              "composite"}
-    assert all(v >= 0 for v in p.stage_ms.values()) and sum(p.stage_ms.values()) > 0
+    r = p.process(scene(W, H, PERSON))
+    assert isinstance(r, FrameResult) and r.ok and r.resets == ()
+    assert r.output.shape == (H * 3 // 2, W) and r.output.dtype == np.uint8
+    assert r.alpha.shape == (H, W) and r.alpha_half.shape == (H // 2, W // 2)
+    assert tuple(r.stage_ms) == STAGES == ("resize", "infer", "postprocess", "upsample",
+                                           "composite")
+    assert all(v >= 0 for v in r.stage_ms.values()) and sum(r.stage_ms.values()) > 0
+    assert r.model_calls == 1
+    # each frame has its own timings, not a view of the pipeline's
+    assert p.process(scene(W, H, PERSON)).stage_ms is not r.stage_ms
 
 
 def test_person_kept_and_background_replaced():
     p, _ = make_pipeline(background="#0000ff")  # blue
     frame = scene(W, H, PERSON)
-    bgr = cv2.cvtColor(p.process(frame), cv2.COLOR_YUV2BGR_NV21).astype(int)
+    r = p.process(frame)
+    bgr = cv2.cvtColor(r.output, cv2.COLOR_YUV2BGR_NV21).astype(int)
     assert np.abs(bgr[110, 160] - 220).max() <= 4           # person untouched
     assert np.abs(bgr[20, 20] - (255, 0, 0)).max() <= 6     # background is blue
-    assert (p.alpha_full[45:, 105:215] >= 250).all() and (p.alpha_full[:, :90] == 0).all()
-    assert (p.alpha_full[:35] == 0).all()
+    assert (r.alpha[45:, 105:215] >= 250).all() and (r.alpha[:, :90] == 0).all()
+    assert (r.alpha[:35] == 0).all()
 
 
 def test_bgr_input_is_accepted():
     p, _ = make_pipeline()
-    out = p.process(scene(W, H, PERSON, as_bgr=True))
-    assert out.shape == (H * 3 // 2, W) and p.last_ok
+    r = p.process(scene(W, H, PERSON, as_bgr=True))
+    assert r.output.shape == (H * 3 // 2, W) and r.ok
 
 
 @pytest.mark.parametrize("action", [ERROR_CODE, "nan", "inf", "raise", "short"])
@@ -204,20 +210,21 @@ def test_model_fault_shows_the_untouched_frame_and_resets_the_prior(action):
     p.process(frame)
     p.process(frame)
     assert p.state.has_prior
-    out = p.process(frame)
-    assert np.array_equal(out, frame) and not p.last_ok and p.failed == 1
-    assert (p.alpha_full == 255).all()
-    assert not p.state.has_prior and p.state.resets == {"inference failed": 1}
-    p.process(frame)
-    assert p.last_ok
+    r = p.process(frame)
+    assert np.array_equal(r.output, frame) and not r.ok
+    assert (r.alpha == 255).all() and (r.alpha_half == 255).all()
+    assert r.stage_ms["postprocess"] == 0.0 and r.stage_ms["upsample"] == 0.0
+    assert not p.state.has_prior and r.resets == ("inference failed",)
+    r = p.process(frame)
+    assert r.ok and r.resets == ()
     assert fake.priors[-1].max() == 0  # the frame after the fault starts without a prior
 
 
 def test_model_without_prev_alpha_input_works():
     p, fake = make_pipeline("bright", feedback=False)
-    for _ in range(3):
-        p.process(scene(W, H, PERSON))
-    assert p.last_ok and fake.calls == [2, 1, 1, 1] and p.failed == 0
+    results = [p.process(scene(W, H, PERSON)) for _ in range(3)]
+    assert all(r.ok for r in results) and fake.calls == [2, 1, 1, 1]
+    assert [r.model_calls for r in results] == [2, 1, 1]  # the first frame probed
 
 
 @pytest.mark.parametrize("bad", [
@@ -232,30 +239,30 @@ def test_bad_frames_raise_value_error_and_leave_the_pipeline_usable(bad):
     p.process(scene(W, H, PERSON))
     with pytest.raises(ValueError):
         p.process(bad)
-    assert p.process(scene(W, H, PERSON)).shape == (H * 3 // 2, W) and p.last_ok
+    r = p.process(scene(W, H, PERSON))
+    assert r.output.shape == (H * 3 // 2, W) and r.ok
 
 
 def test_display_size_never_changes_and_size_change_resets_the_prior():
     p, _ = make_pipeline("max")
-    first = p.process(scene(W, H, PERSON)).shape
+    first = p.process(scene(W, H, PERSON)).output.shape
     p.process(scene(W, H, PERSON))
-    out = p.process(scene(640, 360, (200, 80, 440, 360)))
-    assert out.shape == first
-    assert p.state.resets.get("frame size changed") == 1
-    bgr = cv2.cvtColor(out, cv2.COLOR_YUV2BGR_NV21).astype(int)
+    r = p.process(scene(640, 360, (200, 80, 440, 360)))
+    assert r.output.shape == first and r.alpha.shape == (360, 640)
+    assert r.resets == ("frame size changed",)
+    bgr = cv2.cvtColor(r.output, cv2.COLOR_YUV2BGR_NV21).astype(int)
     assert np.abs(bgr[110, 160] - 220).max() <= 6  # the new frame, scaled to the display
     for view in ("side_by_side",):
         q, _ = make_pipeline(view=view)
-        a = q.process(scene(W, H, PERSON)).shape
-        assert q.process(scene(640, 360)).shape == a == (H * 3 // 2, W)
+        a = q.process(scene(W, H, PERSON)).output.shape
+        assert q.process(scene(640, 360)).output.shape == a == (H * 3 // 2, W)
 
 
 def test_scene_cut_resets_the_prior():
     p, _ = make_pipeline("max", scene_cut=20.0)
-    for _ in range(3):
-        p.process(scene(W, H, PERSON))
-    p.process(scene(W, H, PERSON, bg=(200, 200, 200), fg=(10, 10, 10)))
-    assert p.state.resets == {"scene cut": 1}
+    resets = [p.process(scene(W, H, PERSON)).resets for _ in range(3)]
+    resets.append(p.process(scene(W, H, PERSON, bg=(200, 200, 200), fg=(10, 10, 10))).resets)
+    assert resets == [(), (), (), ("scene cut",)]
 
 
 @pytest.mark.parametrize("kind,post,frames", [("echo", False, 6), ("max", False, 6),
@@ -267,18 +274,17 @@ def test_person_leaving_leaves_no_ghost(kind, post, frames):
     if kind == "echo":  # an echo model needs a prior to start from: the bright model's
         p.model.model.kind = "bright"
     for _ in range(10):
-        p.process(scene(W, H, PERSON))
-    assert p.alpha_full[100, 160] == 255
+        r = p.process(scene(W, H, PERSON))
+    assert r.alpha[100, 160] == 255
     p.model.model.kind = kind
     empty = scene(W, H)
     maxima = []
     for _ in range(8):
-        p.process(empty)
-        maxima.append(int(p.alpha_full.max()))
+        maxima.append(int(p.process(empty).alpha.max()))
     assert maxima[-1] == 0 and maxima.index(0) <= frames - 1, maxima
     if not post:
         assert maxima[:5] == sorted(maxima[:5], reverse=True) and maxima[1] > 0  # fading
-    out = cv2.cvtColor(p.process(empty), cv2.COLOR_YUV2BGR_NV21)
+    out = cv2.cvtColor(p.process(empty).output, cv2.COLOR_YUV2BGR_NV21)
     assert np.abs(out.astype(int) - 0x5a).max() <= 3  # all background
 
 
@@ -288,20 +294,20 @@ def test_ghost_stays_without_the_rule():
     for _ in range(5):
         p.process(scene(W, H, PERSON))
     for _ in range(10):
-        p.process(scene(W, H))
-    assert p.alpha_full[100, 160] == 255
+        r = p.process(scene(W, H))
+    assert r.alpha[100, 160] == 255
 
 
 def test_background_modes_through_the_pipeline():
     frame = scene(W, H, PERSON)
     for bg in ("blur", "green", "alpha", "#102030"):
         p, _ = make_pipeline(background=bg)
-        out = p.process(frame)
-        assert out.shape == frame.shape
+        r = p.process(frame)
+        assert r.output.shape == frame.shape
         if bg == "alpha":
-            assert np.array_equal(out[:H], p.alpha_full) and (out[H:] == 128).all()
+            assert np.array_equal(r.output[:H], r.alpha) and (r.output[H:] == 128).all()
         if bg == "green":
-            g = cv2.cvtColor(out, cv2.COLOR_YUV2BGR_NV21)[20, 20].astype(int)
+            g = cv2.cvtColor(r.output, cv2.COLOR_YUV2BGR_NV21)[20, 20].astype(int)
             assert np.abs(g - (0, 255, 0)).max() <= 4
 
 
@@ -311,5 +317,6 @@ def test_resizer_failure_falls_back_to_opencv(logged):
 
     p = FramePipeline(small_cfg(), FakeModel(128, 72), resizer=bad_resizer)
     for _ in range(3):
-        assert p.process(scene(W, H, PERSON)).shape == (H * 3 // 2, W) and p.last_ok
+        r = p.process(scene(W, H, PERSON))
+        assert r.output.shape == (H * 3 // 2, W) and r.ok
     assert len([m for lvl, m in logged if "resize" in m]) == 1

@@ -3,9 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from utils import postprocess
+from utils import postprocess, temporal
 from utils.inference import MattingModel, Model
-from utils.temporal import TemporalState
+from utils.temporal import TemporalState, prior_transform
 from utils.upsample import Upsampler
 from test_skill_support import ERROR_CODE, FakeModel, scene, small_cfg
 
@@ -41,19 +41,34 @@ def test_smoothing_damps_flicker_but_not_motion():
     new = prev.copy()
     new[0, 0] = 0.6   # flicker
     new[1, 1] = 1.0   # motion
-    out = postprocess.smooth(new.copy(), prev, 0.5, 0.25, np.empty_like(prev))
+    out = temporal.smooth(new.copy(), prev, 0.5, 0.25, np.empty_like(prev))
     assert out[0, 0] == pytest.approx(0.55) and out[1, 1] == 1.0
 
 
-def test_postprocessor_steps_are_optional():
+def test_postprocessor_steps_are_optional_and_keep_no_state():
     a = blob_alpha()
-    state = TemporalState(128, 72)
-    off = postprocess.PostProcessor(small_cfg(cleanup=False, threshold=False, smoothing=0.0))
-    assert np.array_equal(off.run(a, state), a)
+    off = postprocess.PostProcessor(small_cfg(cleanup=False, threshold=False))
+    assert np.array_equal(off.run(a), a)
     on = postprocess.PostProcessor(small_cfg())
-    out = on.run(a, state)
+    out = on.run(a).copy()
     assert out[5:7, 5:7].max() == 0 and set(np.unique(out[30:40, 60:70])) == {1.0}
-    assert state.has_smoothed and np.array_equal(state.smoothed, out)
+    on.run(np.zeros_like(a))
+    assert np.array_equal(on.run(a), out)  # the same alpha gives the same matte, always
+    assert np.array_equal(a, blob_alpha())  # the input is not modified
+
+
+def test_matte_history_smooths_against_the_last_matte_and_resets_with_the_prior():
+    st = TemporalState(4, 4, smoothing=0.5, smoothing_motion=0.25)
+    first = np.full((4, 4), 0.5, np.float32)
+    assert np.array_equal(st.new_matte(first.copy()), first)  # no history yet
+    flicker = np.full((4, 4), 0.6, np.float32)
+    assert np.allclose(st.new_matte(flicker.copy()), 0.55)  # half way from the history
+    assert np.allclose(st.history, 0.55) and st.has_history
+    assert st.reset("scene cut") == "scene cut" and not st.has_history
+    assert np.array_equal(st.new_matte(flicker.copy()), flicker)  # forgotten
+    off = TemporalState(4, 4, smoothing=0.0)
+    off.new_matte(first.copy())
+    assert np.array_equal(off.new_matte(flicker.copy()), flicker) and not off.has_history
 
 
 # -- upsampling ----------------------------------------------------------------------
@@ -119,28 +134,53 @@ def test_upsample_range_and_flat_alpha():
 
 # -- temporal prior ------------------------------------------------------------------
 
+def test_prior_transform_is_one_pure_function():
+    a = np.array([[0.0, 0.2, 0.5, 1.0]], np.float32)
+    before = a.copy()
+    ref = np.clip((0.9 * a.astype(np.float64) - 0.2) / 0.8, 0, 1)
+    p = prior_transform(a, 0.9, 0.2)
+    assert p.dtype == np.float32 and np.allclose(p, ref, atol=1e-6) and p[0, 3] > 0.87
+    assert np.array_equal(a, before)  # input untouched
+    # a batch (N x 1 x H x W, as the training loop has it) gives each frame's prior
+    rng = np.random.RandomState(0)
+    batch = rng.rand(3, 1, 72, 128).astype(np.float32)
+    out = np.empty_like(batch)
+    assert prior_transform(batch, 0.8, 0.3, out=out) is out
+    for i in range(3):
+        assert np.allclose(out[i, 0], prior_transform(batch[i, 0], 0.8, 0.3), atol=1e-6)
+    assert np.allclose(prior_transform(batch.astype(np.float64), 0.8, 0.3), out, atol=1e-6)
+    # the skill's prior is exactly this function of the raw alpha
+    st = TemporalState(128, 72, decay=0.8, floor=0.3)
+    st.new_alpha(batch[1, 0])
+    assert np.array_equal(st.feedback(), prior_transform(batch[1, 0], 0.8, 0.3))
+    with pytest.raises(ValueError):
+        prior_transform(a, 0.9, 1.0)
+    with pytest.raises(ValueError):
+        prior_transform(a, 0.9, 0.2, out=np.empty((4, 1), np.float32))
+
+
 def test_prior_transform_and_reset_rules():
     st = TemporalState(128, 72, decay=0.9, floor=0.2, scene_cut=30)
     y = scene(320, 180, (100, 40, 200, 180))[:180]
     y_small = cv2.resize(y, (128, 72), interpolation=cv2.INTER_AREA)
     assert st.begin_frame((320, 180), y_small) is None
-    st.update(np.full((72, 128), 1.0, np.float32))
+    st.new_alpha(np.full((72, 128), 1.0, np.float32))
     assert st.has_prior and st.prior.max() == pytest.approx(0.875)
-    st.update(np.full((72, 128), 0.2, np.float32))
+    st.new_alpha(np.full((72, 128), 0.2, np.float32))
     assert st.prior.max() == 0.0  # (0.18 - 0.2) / 0.8 < 0
-    st.update(np.full((72, 128), 1.0, np.float32))
+    st.new_alpha(np.full((72, 128), 1.0, np.float32))
     # same picture again: no reset
     assert st.begin_frame((320, 180), y_small) is None and st.has_prior
     # frame size change
     assert st.begin_frame((640, 360), y_small) == "frame size changed"
     assert not st.has_prior and st.prior.max() == 0
-    st.update(np.full((72, 128), 1.0, np.float32))
+    st.new_alpha(np.full((72, 128), 1.0, np.float32))
     # scene cut: a very different picture
     assert st.begin_frame((640, 360), 255 - y_small) == "scene cut"
-    assert not st.has_prior and st.last_diff > 30
-    st.update(np.full((72, 128), 1.0, np.float32))
-    st.reset("inference failed")
-    assert st.resets == {"frame size changed": 1, "scene cut": 1, "inference failed": 1}
+    assert not st.has_prior and st.feedback().max() == 0
+    st.new_alpha(np.full((72, 128), 1.0, np.float32))
+    assert st.inference_failed() == "inference failed"
+    assert not st.has_prior and st.feedback().max() == 0
     with pytest.raises(ValueError):
         st.begin_frame((640, 360), y_small[:10])
 
@@ -163,7 +203,7 @@ def test_echoed_prior_clears_in_a_few_frames(decay, floor, frames):
     alpha = np.ones((8, 8), np.float32)
     n = 0
     while alpha.max() > 0 and n < 50:
-        st.update(alpha)
+        st.new_alpha(alpha)
         alpha = st.feedback().copy()  # a model that echoes its prior
         n += 1
     if frames is None:

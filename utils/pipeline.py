@@ -1,15 +1,19 @@
-"""Everything between camera.read() and display.show(): FramePipeline.process(frame).
+"""Everything between camera.read() and display.show(): FramePipeline.process -> FrameResult.
 
-Stages (timed separately, ms of the last frame in `stage_ms`):
+Stages (each timed; FrameResult.stage_ms has them in this order):
   resize      frame -> model-size NV21 (hilens.Preprocessor; OpenCV outside its range)
   infer       scene-cut check, model.infer([nv21_small, prior]), output checks
-  postprocess prior update, clean-up / threshold / smoothing at model size
+  postprocess prior update, clean-up / threshold, matte history (smoothing) at model size
   upsample    alpha -> frame size (guided by Y)
   composite   background, NV21 blend, output layout (side by side, fixed display size)
-Buffers are allocated at the first frame of a size and reused; nothing at frame size is
-more than a few OpenCV calls on uint8 (the guided-filter coefficients are float32).
+The stages share nothing but what process() hands from one to the next; what lasts from
+frame to frame (the prior, the matte history) is the TemporalState's, and only process()
+tells it what happened. Buffers are allocated at the first frame of a size and reused;
+nothing at frame size is more than a few OpenCV calls on uint8 (the guided-filter
+coefficients are float32).
 """
 import time
+from typing import Dict, NamedTuple, Tuple
 
 import numpy as np
 
@@ -23,12 +27,41 @@ from utils.upsample import Upsampler
 STAGES = ("resize", "infer", "postprocess", "upsample", "composite")
 
 
+class FrameResult(NamedTuple):
+    """What process() made of one frame. The arrays are the pipeline's buffers, overwritten
+    by the next call: copy what you keep."""
+    output: np.ndarray  # NV21 at the display size (the first frame's), for display.show()
+    alpha: np.ndarray  # uint8 (H, W) matte at the frame size; 255 where inference failed
+    alpha_half: np.ndarray  # uint8 (H/2, W/2): the alpha per chroma sample, as blended
+    ok: bool  # False: inference failed, the frame is shown untouched
+    stage_ms: Dict[str, float]  # ms per stage, STAGES in order (more stages may come)
+    resets: Tuple[str, ...]  # why the temporal state was reset this frame, if it was
+    model_calls: int  # hilens infer calls made for this frame
+
+
+class _Laps(object):
+    """Stage timer: each call closes the stage that ran since the previous call."""
+
+    def __init__(self):
+        self.ms: Dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = (now - self.last) * 1000.0
+        self.last = now
+
+    def skip(self, *stages: str) -> None:
+        for stage in stages:
+            self.ms[stage] = 0.0
+
+
 class FramePipeline(object):
-    """process(frame) -> NV21 frame for the display.
+    """process(frame) -> FrameResult.
 
     `model` has hilens.Model's infer(); `resizer(src, w, h)` returns the NV21 src resized
     to w x h (hilens.Preprocessor().resize with t=0 on the device); by default OpenCV.
-    The returned array is reused by the next call: copy it to keep it."""
+    File names in `cfg` come resolved (utils.config.load_config)."""
 
     def __init__(self, cfg, model, resizer=None, background=None):
         self.cfg = cfg
@@ -37,23 +70,16 @@ class FramePipeline(object):
         self.model = MattingModel(model, self.mw, self.mh, cfg.feedback)
         self.resizer = resizer
         self.state = TemporalState(self.mw, self.mh, cfg.prior_decay, cfg.prior_floor,
-                                   cfg.scene_cut)
+                                   cfg.scene_cut, cfg.smoothing, cfg.smoothing_motion)
         self.post = PostProcessor(cfg)
         self.upsampler = Upsampler(cfg.upsample, cfg.guided_radius, cfg.guided_eps)
         self.background = background if background is not None else \
             Background(cfg.background, cfg.blur_size)
         self.compositor = composite.Compositor()
         self.side_by_side = composite.SideBySide()
-        self.stage_ms = dict((s, 0.0) for s in STAGES)
-        self.frames = 0
-        self.failed = 0  # frames shown untouched because inference failed
-        self.last_ok = False
         self.frame_size = None
         self.display_size = None
         self.small = nv21.empty(self.mw, self.mh)
-        self.alpha_full = None
-        self.result = None
-        self.out = None
         self._resize_throttle = log.Throttle(30.0)
 
     # -- buffers ---------------------------------------------------------------------
@@ -63,7 +89,7 @@ class FramePipeline(object):
         self.frame_size = (w, h)
         self.alpha_full = np.empty((h, w), np.uint8)
         self.alpha_half = np.empty((h // 2, w // 2), np.uint8)  # alpha per chroma sample
-        self.result = nv21.empty(w, h)
+        self.blended = nv21.empty(w, h)
         if self.display_size is None:
             self.display_size = (w, h)  # the display keeps the first size for good
             self.out = nv21.empty(w, h)
@@ -84,60 +110,56 @@ class FramePipeline(object):
                                   "(%s); using OpenCV" % (self.frame_size + (why,)))
         return nv21.resize(frame, mw, mh, out=self.small)
 
-    def _layout(self, frame, result):
+    def _composite(self, frame, small):
+        w, h = self.frame_size
+        if self.background.is_matte:
+            return composite.matte(self.alpha_full, self.blended)
+        bg = self.background.frame(w, h, small)
+        return self.compositor.run(frame, bg, self.alpha_full, self.blended, self.alpha_half)
+
+    def _layout(self, frame, picture):
         dw, dh = self.display_size
         if self.cfg.view == "side_by_side":
-            return self.side_by_side.run(frame, result, self.out)
+            return self.side_by_side.run(frame, picture, self.out)
         if self.frame_size == (dw, dh):
-            return result
-        return nv21.resize(result, dw, dh, out=self.out)
+            return picture
+        return nv21.resize(picture, dw, dh, out=self.out)
 
-    def process(self, frame):
+    def process(self, frame: np.ndarray) -> FrameResult:
         """frame: NV21 (H*3/2, W) or BGR (H, W, 3) uint8. ValueError for anything else
         (the caller skips such a frame); never raises for model or data faults."""
-        t0 = time.perf_counter()
+        laps = _Laps()
         frame = nv21.as_nv21(frame)
         w, h = nv21.nv21_size(frame)
         if (w, h) != self.frame_size:
             self._setup(w, h)
         small = self._resize(frame)
-        t1 = time.perf_counter()
+        small_y, _ = nv21.planes(small)
+        laps("resize")
 
-        self.state.begin_frame((w, h), small[:self.mh])
+        reset = self.state.begin_frame((w, h), small_y)
+        resets = () if reset is None else (reset,)
         inference = self.model.infer(small, self.state.feedback())
-        alpha = inference.value
-        t2 = time.perf_counter()
+        laps("infer")
 
-        if not inference.ok:
+        if inference.ok:
+            self.state.new_alpha(inference.value)
+            matte = self.state.new_matte(self.post.run(inference.value))
+            laps("postprocess")
+            frame_y, _ = nv21.planes(frame)
+            self.upsampler.run(matte, small_y, frame_y, self.alpha_full, self.alpha_half)
+            laps("upsample")
+            out = self._layout(frame, self._composite(frame, small))
+        else:
             # Show the untouched frame and start the prior from scratch.
-            self.state.reset("inference failed")
-            self.failed += 1
-            self.last_ok = False
+            resets += (self.state.inference_failed(),)
             self.alpha_full.fill(255)
             self.alpha_half.fill(255)
-            t3 = t4 = t2
+            laps.skip("postprocess", "upsample")
             out = self._layout(frame, frame)
-        else:
-            self.state.update(alpha)
-            a = self.post.run(alpha, self.state)
-            t3 = time.perf_counter()
-            self.upsampler.run(a, small[:self.mh], frame[:h], self.alpha_full,
-                               self.alpha_half)
-            t4 = time.perf_counter()
-            if self.background.is_matte:
-                composite.matte(self.alpha_full, self.result)
-            else:
-                bg = self.background.frame(w, h, small)
-                self.compositor.run(frame, bg, self.alpha_full, self.result, self.alpha_half)
-            self.last_ok = True
-            out = self._layout(frame, self.result)
-        t5 = time.perf_counter()
+        laps("composite")
+        return FrameResult(out, self.alpha_full, self.alpha_half, inference.ok, laps.ms,
+                           resets, inference.calls)
 
-        for name, a_, b_ in (("resize", t0, t1), ("infer", t1, t2), ("postprocess", t2, t3),
-                             ("upsample", t3, t4), ("composite", t4, t5)):
-            self.stage_ms[name] = (b_ - a_) * 1000.0
-        self.frames += 1
-        return out
-
-    def close(self):
+    def close(self) -> None:
         self.background.close()

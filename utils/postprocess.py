@@ -1,14 +1,13 @@
-"""Post-processing of the network's alpha at model size (cheap: 256x144 floats).
+"""Post-processing of the network's alpha at model size (cheap: 256x144 floats): no state.
 
-Order, each step optional: clean-up -> soft threshold -> temporal smoothing.
+Order, each step optional: clean-up -> soft threshold (the matte history, which smooths the
+result against the previous frame, is utils.temporal's).
 - clean-up (the PP-HumanSeg recipe): threshold the probabilities into confident cores,
   erode them (drops specks), dilate with a larger kernel (grows back past the soft edge),
   and multiply the probabilities by that mask: blobs without a confident core vanish while
   the soft edges of real regions are kept.
 - soft threshold: alpha below `low` -> 0, above `high` -> 1, linear in between, so the
   mid-grey haze of an unsure network becomes clean background without a hard edge.
-- smoothing: changes smaller than `motion` (flicker) move only part of the way from the
-  previous output; larger changes (real motion) pass at once, so there is no trailing.
 """
 import cv2
 import numpy as np
@@ -18,7 +17,8 @@ def _ellipse(k):
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
 
 
-def cleanup(alpha, threshold, erode_kernel, dilate_kernel):
+def cleanup(alpha: np.ndarray, threshold: float, erode_kernel: np.ndarray,
+            dilate_kernel: np.ndarray) -> np.ndarray:
     """In place: alpha *= dilate(erode(alpha > threshold)). The mask is uint8 (0/255) so
     the morphology runs on bytes, not floats."""
     mask = cv2.compare(alpha, float(threshold), cv2.CMP_GT)
@@ -28,7 +28,7 @@ def cleanup(alpha, threshold, erode_kernel, dilate_kernel):
     return alpha
 
 
-def soft_threshold(alpha, low, high):
+def soft_threshold(alpha: np.ndarray, low: float, high: float) -> np.ndarray:
     """In place: clamp((alpha - low) / (high - low), 0, 1)."""
     scale = 1.0 / (high - low)
     # one affine pass (OpenCV's multiply/add by a Python scalar are each 5-10x slower)
@@ -37,39 +37,26 @@ def soft_threshold(alpha, low, high):
     return alpha
 
 
-def smooth(alpha, prev, weight, motion, scratch):
-    """In place: where |alpha - prev| < motion, alpha -= weight * (alpha - prev)."""
-    d = cv2.subtract(alpha, prev, dst=scratch)
-    still = np.abs(d) < motion
-    d *= still
-    alpha -= weight * d
-    return alpha
-
-
 class PostProcessor(object):
+    """run(alpha) -> the cleaned matte. Holds only the kernels and an output buffer: what
+    it returns depends on this frame's alpha alone."""
+
     def __init__(self, cfg):
         self.cfg = cfg
         self.erode_kernel = _ellipse(cfg.erode_size)
         self.dilate_kernel = _ellipse(cfg.dilate_size)
         self.out = None
-        self.scratch = None
 
-    def run(self, alpha, state):
-        """alpha: float32 (h, w) in [0, 1] (not modified). state: TemporalState, whose
-        smoothing history is read and updated. Returns the processed alpha (reused)."""
+    def run(self, alpha: np.ndarray) -> np.ndarray:
+        """alpha: float32 (h, w) in [0, 1] (not modified). Returns the processed alpha in a
+        buffer that the next call overwrites."""
         cfg = self.cfg
         if self.out is None or self.out.shape != alpha.shape:
             self.out = np.empty_like(alpha)
-            self.scratch = np.empty_like(alpha)
         out = self.out
         np.copyto(out, alpha)
         if cfg.cleanup:
             cleanup(out, cfg.cleanup_threshold, self.erode_kernel, self.dilate_kernel)
         if cfg.threshold:
             soft_threshold(out, cfg.threshold_low, cfg.threshold_high)
-        if cfg.smoothing > 0:
-            if state.has_smoothed and state.smoothed.shape == out.shape:
-                smooth(out, state.smoothed, cfg.smoothing, cfg.smoothing_motion, self.scratch)
-            np.copyto(state.smoothed, out)
-            state.has_smoothed = True
         return out
