@@ -247,21 +247,27 @@ def bench_size(cfg, model, size, videos, frames, warmup, check_every, start=0, c
                     i = done + k
                     c0 = time.process_time()
                     t0 = time.perf_counter()
-                    out = p.process(frame)
+                    res = p.process(frame)
                     t1 = time.perf_counter()
                     c1 = time.process_time()
                     if i < warmup:
                         continue
+                    if name == "ours":  # the skill returns a FrameResult
+                        out, stage_ms, ok = res.output, res.stage_ms, res.ok
+                        alpha, alpha_half = res.alpha, res.alpha_half
+                    else:  # the seed returns its output and keeps the rest on attributes
+                        out, stage_ms, ok = res, p.stage_ms, True
+                        alpha, alpha_half = p.alpha_full, None
                     times[name]["end_to_end"].append((t1 - t0) * 1000.0)
                     times[name]["cpu"].append((c1 - c0) * 1000.0)
                     for s in STAGES:
-                        times[name][s].append(p.stage_ms[s])
+                        times[name][s].append(stage_ms[s])
                     if (i - warmup) % check_every == 0:
-                        if name == "ours" and not ours.last_ok:
+                        if not ok:
                             raise RuntimeError("the skill's inference failed on frame %d (see "
                                                "the log); nothing to compare" % i)
                         ref = reference_composite(frame, ours.background.frame(w, h),
-                                                  p.alpha_full, getattr(p, "alpha_half", None))
+                                                  alpha, alpha_half)
                         diffs[name].append(max_difference(out, ref))
             done += n
             blocks += 1
