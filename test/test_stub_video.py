@@ -1,5 +1,6 @@
 """hilens.VideoCapture: files, image sequences, GIF, the built-in and UVC cameras, end of stream."""
 import os
+import time
 
 import cv2
 import numpy as np
@@ -179,3 +180,74 @@ def test_terminate_closes_captures(mp4):
     assert hilens.terminate() == 0
     with pytest.raises(RuntimeError, match="closed"):
         cap.read()
+
+
+def red_level(nv21_frame):
+    return cv2.cvtColor(nv21_frame, cv2.COLOR_YUV2BGR_NV21)[..., 2].astype(float).mean()
+
+
+def test_builtin_camera_loops_seamlessly_like_a_camera(tmp_path, monkeypatch, capsys):
+    # A camera never ends: the built-in camera replays its file without a gap or an error.
+    monkeypatch.setenv("HILENS_CAMERA", write_video(tmp_path / "cam.mp4", [smooth_frame(i) for i in range(N)]))
+    cap = hilens.VideoCapture()
+    expected = [40 + 25 * i for i in range(N)]  # smooth_frame's red level encodes i
+    slowest = 0.0
+    for k in range(3 * N + 2):
+        t = time.perf_counter()
+        frame = cap.read()
+        slowest = max(slowest, time.perf_counter() - t)
+        assert abs(red_level(frame) - expected[k % N]) < 4, k
+    assert cap.frames_read == 3 * N + 2
+    assert slowest < 0.25, "a read took %.3f s (the restart must not stall)" % slowest
+    assert "RuntimeError" not in capsys.readouterr().err
+
+
+def test_file_opened_by_name_still_ends(mp4):
+    cap = hilens.VideoCapture(mp4)
+    for _ in range(N):
+        cap.read()
+    with pytest.raises(RuntimeError, match="end of file"):
+        cap.read()
+
+
+def corrupt_middle(src, dst, nbytes=2000):
+    """Zero `nbytes` about 45% into the frame data (mdat) of an MP4 written by OpenCV."""
+    data = bytearray(open(src, "rb").read())
+    start, end = data.find(b"mdat"), data.find(b"moov")
+    assert 0 < start < end, "expected mdat before moov"
+    at = start + (end - start) * 45 // 100
+    data[at:at + nbytes] = bytes(nbytes)
+    open(dst, "wb").write(bytes(data))
+    return str(dst)
+
+
+def test_damaged_frame_in_the_middle_is_skipped_not_taken_for_the_end(tmp_path, capsys):
+    n = 60
+    frames = [smooth_frame(i % 8) for i in range(n)]
+    for i, f in enumerate(frames):  # the green level encodes i, 4 levels a frame
+        f[..., 1] = 4 * i
+    good = write_video(tmp_path / "good.mp4", frames)
+    bad = corrupt_middle(good, tmp_path / "bad.mp4")
+    plain = cv2.VideoCapture(bad)  # what OpenCV does: read() fails in the middle, then goes on
+    oks = [plain.read()[0] for _ in range(n)]
+    first_bad = oks.index(False)
+    assert 5 < first_bad < n - 5 and sum(oks) < n
+
+    cap = hilens.VideoCapture(bad)
+    greens = []
+    with pytest.raises(RuntimeError, match="end of file") as end:
+        while True:
+            greens.append(cv2.cvtColor(cap.read(), cv2.COLOR_YUV2BGR_NV21)[..., 1].astype(float).mean())
+    assert len(greens) > first_bad + 5, "stopped at frame %d of %d" % (len(greens), n)
+    assert cap.frames_read + cap.frames_skipped == n and cap.frames_skipped >= 1
+    assert abs(greens[-1] - 4 * (n - 1)) < 6  # the real last frame was reached
+    err = capsys.readouterr().err
+    assert "[WARNING]" in err and "bad.mp4" in err and "could not be decoded" in err, err
+    assert "skipped" in str(end.value)
+
+
+def test_frame_rate_and_open_order_are_recorded(tmp_path):
+    a = hilens.VideoCapture(write_video(tmp_path / "a.mp4", [smooth_frame(0)] * 3, fps=10))
+    b = hilens.VideoCapture(write_video(tmp_path / "b.mp4", [smooth_frame(0)] * 3, fps=15))
+    assert (a.fps, b.fps) == (pytest.approx(10), pytest.approx(15))
+    assert b.opened_seq > a.opened_seq

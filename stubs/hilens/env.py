@@ -16,6 +16,8 @@ ORT_THREADS = "HILENS_ORT_THREADS"  # ONNX Runtime intra-op threads
 DISPLAY_FPS = "HILENS_DISPLAY_FPS"  # frame rate stored in the display's MP4
 DISPLAY_FOURCC = "HILENS_DISPLAY_FOURCC"  # codec of the display's MP4
 OBS_DIR = "HILENS_OBS_DIR"  # local folder standing in for the OBS bucket
+STREAM_OPEN_TIMEOUT = "HILENS_STREAM_OPEN_TIMEOUT"  # seconds a network source may take to open
+STREAM_READ_TIMEOUT = "HILENS_STREAM_READ_TIMEOUT"  # seconds a network source may go without a frame
 
 DEFAULT_HDMI_OUTPUT = "hdmi_output.mp4"
 DEFAULT_RTMP_OUTPUT = "rtmp_output.mp4"
@@ -23,6 +25,8 @@ DEFAULT_CAMERA = os.path.join("test", "cameras0.mp4")
 DEFAULT_ORT_THREADS = 1
 DEFAULT_DISPLAY_FPS = 25.0
 DEFAULT_DISPLAY_FOURCC = "mp4v"
+DEFAULT_STREAM_OPEN_TIMEOUT = 10.0
+DEFAULT_STREAM_READ_TIMEOUT = 5.0
 
 
 def get(name: str) -> Optional[str]:
@@ -49,3 +53,11 @@ def get_float(name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError("%s=%r must be a number" % (name, value)) from None
+
+
+def get_seconds(name: str, default: float) -> float:
+    """A positive, finite number of seconds."""
+    seconds = get_float(name, default)
+    if not 0.0 < seconds < 1e6:
+        raise ValueError("%s=%r must be a positive number of seconds" % (name, get(name)))
+    return seconds
