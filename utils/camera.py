@@ -9,6 +9,7 @@ NV21 here (odd sizes lose their last row/column, logged once).
 """
 import os
 import time
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -42,7 +43,7 @@ def _usable(frame):
     return isinstance(frame, np.ndarray) and frame.size > 0
 
 
-def to_nv21(frame, warn=None):
+def to_nv21(frame: np.ndarray, warn: Optional[Callable[[int, int], None]] = None) -> np.ndarray:
     """NV21 frames pass through; BGR (UVC) frames become NV21, cropped to even sizes
     (`warn(w, h)` is called when a row/column is dropped)."""
     if frame.ndim == 3:
@@ -106,7 +107,7 @@ class FrameReader(object):
             return None, "empty frame"
         return frame, None
 
-    def read(self):
+    def read(self) -> Optional[np.ndarray]:
         failures = 0
         delay = self.backoff_start
         started = None
@@ -155,7 +156,7 @@ class FrameReader(object):
         self._close()
 
 
-def open_source(spec, video_capture, loop=False, **kw):
+def open_source(spec: str, video_capture, loop: bool = False, **kw) -> FrameReader:
     """A FrameReader for an `input` value (file names resolved by utils.config);
     `video_capture` is hilens.VideoCapture.
 

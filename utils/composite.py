@@ -5,6 +5,8 @@ saturating add (each rounding is at most half a level, so the result is within 1
 the float formula). Y uses the full-size alpha; the interleaved VU plane uses the half-size
 alpha with each value repeated for its V,U pair, so chroma is blended per chroma sample.
 """
+from typing import Optional
+
 import cv2
 import numpy as np
 
@@ -53,7 +55,8 @@ class Compositor(object):
         self.half = np.empty((h // 2, w // 2), np.uint8)
         self.alpha_vu = np.empty((h // 2, w), np.uint8)
 
-    def run(self, frame, bg, alpha, out, alpha_half=None):
+    def run(self, frame: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray,
+            alpha_half: Optional[np.ndarray] = None) -> np.ndarray:
         """frame, bg, out: NV21 of one size; alpha: uint8 (H, W); alpha_half: the alpha of
         each 2x2 block (H/2, W/2) if the caller has it already. Returns out."""
         w, h = nv21.nv21_size(frame)
@@ -83,7 +86,7 @@ class Compositor(object):
         return out
 
 
-def matte(alpha, out):
+def matte(alpha: np.ndarray, out: np.ndarray) -> np.ndarray:
     """The alpha itself as an NV21 picture (Y = alpha, neutral chroma) for keyers."""
     y, vu = nv21.planes(out, "output")
     np.copyto(y, alpha)
@@ -99,7 +102,7 @@ class SideBySide(object):
     def __init__(self):
         self.key = None
 
-    def run(self, left, right, out):
+    def run(self, left: np.ndarray, right: np.ndarray, out: np.ndarray) -> np.ndarray:
         w, h = nv21.nv21_size(out, "output")
         hw = (w // 2) & ~1
         hh = (h // 2) & ~1

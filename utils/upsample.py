@@ -8,6 +8,8 @@ follow Y without any filtering at frame size. `guided_half` applies a, b at half
 size (the chroma grid, with Y averaged 2x2) and scales that uint8 alpha up: a quarter of the
 float work for edges good to 2 pixels. `bilinear` just scales the alpha.
 """
+from typing import Optional
+
 import cv2
 import numpy as np
 
@@ -69,7 +71,8 @@ class Upsampler(object):
         cv2.addWeighted(b, 255.0, b, 0.0, 0.0, dst=b)
         return a, b
 
-    def run(self, alpha, y_small, y_full, out, half=None):
+    def run(self, alpha: np.ndarray, y_small: np.ndarray, y_full: np.ndarray, out: np.ndarray,
+            half: Optional[np.ndarray] = None) -> np.ndarray:
         """alpha: float32 (h, w) in [0, 1]; y_small: uint8 (h, w) guide at model size;
         y_full: uint8 (H, W); out: uint8 (H, W) written and returned. `half` (H/2, W/2)
         uint8, when given, receives the alpha at chroma resolution (each 2x2 block)."""
