@@ -1,10 +1,16 @@
-"""hilens.init / hilens.terminate, and the registry of open devices that terminate() closes."""
+"""hilens.init / hilens.terminate, and the registry of open devices that terminate() closes.
+
+Everything here may run inside a signal handler that interrupted the main thread anywhere, even
+inside these functions: the lock is re-entrant and closing an object twice is harmless.
+"""
 from __future__ import annotations
 
 import atexit
+import os
+import signal
 import threading
 import weakref
-from typing import Any
+from typing import Any, List
 
 from . import env
 from .errors import ErrorCode
@@ -15,7 +21,9 @@ MAX_VERIFY_CHARS = 128
 _initialised = False
 _warned_uninitialised = False
 _open: "weakref.WeakSet[Any]" = weakref.WeakSet()
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a signal handler in the same thread may need it
+# Signals whose default action kills the process without running atexit; see finalise_on_signals.
+FINALISED_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
 def init(verify: str) -> int:
@@ -37,11 +45,13 @@ def init(verify: str) -> int:
 
 
 def terminate() -> int:
-    """Release the framework: closes every open Display (flushing its file) and VideoCapture."""
+    """Release the framework: closes every open Display (finalising its file) and VideoCapture.
+    0, or the first non-zero code of a Display whose recording is incomplete (the guide: 0 on
+    success, anything else a failure). Safe to call again, and from a signal handler."""
     global _initialised
-    close_all()
+    codes = close_all()
     _initialised = False
-    return 0
+    return next((c for c in codes if c), 0)
 
 
 def is_initialised() -> bool:
@@ -72,12 +82,46 @@ def open_objects() -> list:
         return list(_open)
 
 
-def close_all() -> None:
+def close_all() -> List[int]:
+    """Close every registered object; the codes their close() returned (None counts as 0)."""
+    codes = []
     for obj in open_objects():
         try:
-            obj.close()
+            code = obj.close()
         except Exception as exc:  # keep closing the others; a failed flush is reported
             sfw(ERROR, "closing %r failed: %s" % (obj, exc))
+            code = int(ErrorCode.UNKNOWN_ERROR)
+        codes.append(int(code or 0))
+    return codes
+
+
+def _finalise_and_die(signum: int, frame: Any) -> None:
+    name = signal.Signals(signum).name
+    sfw(WARNING, "%s received: finalising %d open Display/VideoCapture object(s), then stopping as %s does"
+        % (name, len(open_objects()), name))
+    close_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)  # die by the signal, with its usual exit status
+
+
+def finalise_on_signals() -> None:
+    """SIGTERM/SIGHUP (a service manager, `timeout`, a closed terminal) kill Python without atexit,
+    which would leave the simulator's MP4s without their index (0 playable frames); the device's
+    raw H.264 has no index to lose. So while nobody else handles these signals (their handler is
+    still SIG_DFL), the simulator closes every open object first and then lets the signal kill the
+    process as before. A handler the skill installs, before or after, is never replaced and takes
+    over; SIG_IGN (nohup) stays. Main thread only (Python's rule for signal.signal)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in FINALISED_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            if signal.getsignal(sig) is signal.SIG_DFL:
+                signal.signal(sig, _finalise_and_die)
+        except (OSError, ValueError, RuntimeError):
+            pass
 
 
 atexit.register(close_all)

@@ -21,7 +21,7 @@ MAX_MESSAGE_CHARS = 255
 
 _NAMES = {TRACE: "TRACE", DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR", FATAL: "FATAL"}
 _level = INFO
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a signal handler that logs may interrupt a log call
 
 
 def set_log_level(level: int) -> None:
