@@ -117,6 +117,10 @@ def test_stream_that_stalls_raises_at_the_read_timeout(monkeypatch, capsys):
         assert stalled < 2.5, "the stalled read took %.1f s with a 1 s read timeout" % stalled
         assert url in str(err.value) and "1.0 s" in str(err.value), err.value
         assert "HILENS_STREAM_READ_TIMEOUT" in capsys.readouterr().err
+        t = time.monotonic()
+        with pytest.raises(RuntimeError, match="reconnect"):  # at once, saying what to do
+            cap.read()
+        assert time.monotonic() - t < 0.5
     finally:
         server.close()
 

@@ -74,6 +74,7 @@ class VideoCapture:
         self._attempts = 0  # reads on the current cv2 capture, decodable or not
         self._decoded = 0
         self._ended = False
+        self._stalled = False  # a network source hit its read timeout
         if (width is None) != (height is None):
             raise _fail("VideoCapture: width and height must be given together")
         self._target = None if width is None else (int(width), int(height))  # type: ignore[arg-type]
@@ -254,10 +255,14 @@ class VideoCapture:
     def _no_frame(self, waited: float) -> str:
         """Why read() has no frame: logged the first time, returned as the RuntimeError's message."""
         if self._timeouts is not None and waited >= 0.9 * self._timeouts[1]:
+            self._stalled = True
             msg = ("VideoCapture.read: %s %r sent no frame within %.1f s (read timeout, %s) after %d frame(s)"
                    % (self.kind, self.source, self._timeouts[1], env.STREAM_READ_TIMEOUT, self.frames_read))
-            sfw(WARNING, msg)  # every time: a stall is news, and the caller may retry
+            sfw(WARNING, msg)
             return msg
+        if self._stalled:  # FFmpeg does not read on after its timeout: every later read fails at once
+            return ("VideoCapture.read: %s %r has sent nothing since its read timeout (after %d frame(s)); "
+                    "open a new VideoCapture to reconnect" % (self.kind, self.source, self.frames_read))
         if self._timeouts is not None:
             msg = "VideoCapture.read: %s %r ended after %d frame(s)" % (self.kind, self.source, self.frames_read)
         else:
