@@ -1,5 +1,5 @@
-"""tools/bench/bench.py and tools/bench/seed_pipeline.py on a few tiny frames of the bundled sample video:
-the tables and JSON come out, and the output check holds (no timing assertions)."""
+"""tools/bench/bench.py and tools/bench/seed_pipeline.py on a few tiny frames of the bundled sample
+video: the tables and JSON come out, and the output check holds (no timing assertions)."""
 import json
 import os
 

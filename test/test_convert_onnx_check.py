@@ -1,4 +1,5 @@
-"""tools/model/check_onnx_ascend.py: the shipped ONNX files pass, each kind of atc problem is caught."""
+"""tools/model/check_onnx_ascend.py: the shipped ONNX files pass, each kind of atc problem is
+caught."""
 import pathlib
 import subprocess
 import sys

@@ -1,4 +1,5 @@
-"""tools/evaluate/eval_seg.py and tools/evaluate/seg_runners.py end to end on tiny model-contract ONNX files.
+"""tools/evaluate/eval_seg.py and tools/evaluate/seg_runners.py end to end on tiny model-contract
+ONNX files.
 
 The tiny model is alpha = sigmoid(k * (R - B) + g * prev_alpha): red 'people' on a blue
 background segment perfectly, k < 0 inverts it, and g > 0 makes the feedback sticky.

@@ -1,5 +1,6 @@
 """The PyTorch port and the committed ONNX files against MediaPipe's own selfie-segmentation
-solution, recorded by tools/model/make_reference_fixtures.py on images made from grace_hopper.jpg."""
+solution, recorded by tools/model/make_reference_fixtures.py on images made from
+grace_hopper.jpg."""
 import pathlib
 
 import cv2

@@ -13,8 +13,8 @@ and is scored with tools/evaluate/seg_metrics.py: foreground IoU, mean IoU (fg/b
 F on alpha >= 0.5, MAE on the raw alpha) and milliseconds per runner call (model input in,
 alpha out at model size; includes NV21 -> AIPP emulation on the aipp path). Feedback models get
 zeros as prev_alpha. `--resize mediapipe` resizes the way MediaPipe's ImageToTensorCalculator
-does (see tools/evaluate/seg_runners.py); `--reference mp.json` (from tools/evaluate/eval_mediapipe.py --json)
-adds the per-image IoU difference to that run.
+does (see tools/evaluate/seg_runners.py); `--reference mp.json` (from
+tools/evaluate/eval_mediapipe.py --json) adds the per-image IoU difference to that run.
 
 Temporal benchmark (`--temporal`): synthetic sequences from the same photos (tools/
 synth_sequence.py: person composited on empty-room plates, slow camera drift, exposure flicker,
@@ -42,8 +42,8 @@ Python API (for training loops and other tools):
     r = TorchRunner(net, size=(256, 144), feedback=True)      # or OnnxRgbRunner('m.onnx')
     evaluate_images(r, 'hsd/images', 'hsd/masks', limit=None)  # -> {'fg_iou': .., ...}
     evaluate_temporal(r, image_dir=..., mask_dir=..., n=24, feedback=True)  # -> dict
-`evaluate_temporal` also takes prebuilt `sequences` (tools.evaluate.synth_sequence.make_sequences) so
-several models see the very same frames.
+`evaluate_temporal` also takes prebuilt `sequences`
+(tools.evaluate.synth_sequence.make_sequences) so several models see the very same frames.
 
 Controls that say what tErr is made of (temporal benchmark only):
 - `--model gt`: the ground truth reduced to the model size, scored like a model's output (a
@@ -55,7 +55,8 @@ Controls that say what tErr is made of (temporal benchmark only):
 
 CLI:
     .venv/bin/python -m tools.evaluate.eval_seg --model model/matting.onnx --path both
-    .venv/bin/python -m tools.evaluate.eval_seg --model model/matting.onnx --temporal --feedback both
+    .venv/bin/python -m tools.evaluate.eval_seg --model model/matting.onnx --temporal \
+        --feedback both
     .venv/bin/python -m tools.evaluate.eval_seg --model model/matting.onnx --model gt --temporal \
         --feedback both --flow-smooth 0.7 --flow-smooth 0.5 [--photometric off]
 """
@@ -313,9 +314,9 @@ def evaluate_temporal(runner, sequences=None, feedback=True, image_dir=None, mas
                       plates=None, n=24, config=None, seed=0, resize='linear', per_sequence=False):
     """Temporal metrics of `runner` (see module docstring) over synthetic sequences.
 
-    Either pass `sequences` (from tools.evaluate.synth_sequence.make_sequences) or image_dir/mask_dir
-    (plates default to the empty-room frames of ../shared/data/videos, see synth_sequence).
-    `feedback=False` feeds zeros as prev_alpha on every frame.
+    Either pass `sequences` (from tools.evaluate.synth_sequence.make_sequences) or
+    image_dir/mask_dir (plates default to the empty-room frames of ../shared/data/videos, see
+    synth_sequence). `feedback=False` feeds zeros as prev_alpha on every frame.
     """
     return evaluate_temporal_many([(runner, feedback)], sequences, image_dir, mask_dir, plates,
                                   n, config, seed, resize, per_sequence)[0]

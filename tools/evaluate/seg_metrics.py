@@ -1,7 +1,8 @@
 """Segmentation and temporal-stability metrics shared by every evaluation tool.
 
 Imports only numpy, OpenCV and tools.paths (standard library) so that both the project venv and
-the MediaPipe reference venv (.venv-mp, no onnx) can use it; the two sides must score alphas with the same code.
+the MediaPipe reference venv (.venv-mp, no onnx) can use it; the two sides must score alphas with
+the same code.
 
 Definitions (alpha is a float map in [0, 1], gt a boolean person mask of the same size):
 - foreground IoU: |P & G| / |P | G| with P = alpha >= 0.5; 1.0 when both are empty.

@@ -1,8 +1,9 @@
 """Write our PyTorch matting network as Caffe files for HiLens' `omg` (model/matting.prototxt +
 model/matting.caffemodel), using only layers inside the HiLens Caffe operator boundary.
 
-The module tree of `tools.model.selfie_net.SelfieSegNet` is walked in forward order and every piece is
-emitted as boundary-legal Caffe layers (tools/model/check_caffe_boundary.py proves the result):
+The module tree of `tools.model.selfie_net.SelfieSegNet` is walked in forward order and every
+piece is emitted as boundary-legal Caffe layers (tools/model/check_caffe_boundary.py proves the
+result):
 
 - conv / depthwise conv -> Convolution (depthwise: group = channels). TensorFlow "SAME" padding
   of the strided convs is asymmetric, which Caffe cannot express; it becomes a symmetric pad of
@@ -24,10 +25,10 @@ emitted as boundary-legal Caffe layers (tools/model/check_caffe_boundary.py prov
   the output blob is `alpha`.
 
 CLI:
-  python -m tools.model.export_caffe                      # model/matting.* from model/matting.onnx
+  python -m tools.model.export_caffe              # model/matting.* from model/matting.onnx
   python -m tools.model.export_caffe --variant landscape --no-prev-alpha --source mediapipe \
       --output model/selfie_landscape
-  python -m tools.model.export_caffe --verify             # OpenCV's Caffe importer vs ONNX Runtime
+  python -m tools.model.export_caffe --verify     # OpenCV's Caffe importer vs ONNX Runtime
 The OpenCV check needs OpenCV 4.x (5.x dropped the Caffe importer): requirements.txt pins one.
 """
 import argparse

@@ -1,7 +1,7 @@
 """Record MediaPipe's own selfie-segmentation output as reference data for the PyTorch port.
 
 Runs in the separate mediapipe environment (mediapipe 0.10.14 pins protobuf < 5, the main
-venv has onnx, which needs protobuf >= 6):
+venv has onnx, which needs protobuf >= 6), from the repository root:
 
     python3.11 -m venv .venv-mp && .venv-mp/bin/pip install mediapipe==0.10.14 matplotlib
     .venv-mp/bin/python -m tools.model.make_reference_fixtures
@@ -10,7 +10,8 @@ venv has onnx, which needs protobuf >= 6):
            grace_hopper.jpg; test/test_model_reference.py compares the port against them.
     .venv-mp/bin/python -m tools.model.make_reference_fixtures --photos ../shared/data/hsd/images
         -> .cache/mediapipe/reference_photos.npz (not committed), then in the main venv
-           .venv/bin/python -m tools.model.mediapipe_import --check .cache/mediapipe/reference_photos.npz
+           .venv/bin/python -m tools.model.mediapipe_import \
+               --check .cache/mediapipe/reference_photos.npz
 
 Every test image is rendered at exactly the model input size, so MediaPipe's
 ImageToTensorCalculator only converts to [0, 1] (no resampling) and its mask is returned at

@@ -1,8 +1,9 @@
 """Regenerate the project's own sample material from matplotlib's grace_hopper.jpg.
 
-    .venv/bin/python -m tools.package.make_sample                 # test/cameras0.mp4 + data/background.jpg
-    .venv/bin/python -m tools.package.make_sample --size 1280x720 --video /tmp/hd.mp4 --no-background
-    .venv/bin/python -m tools.package.make_sample --picture docs/result.png   # needs model/ + hilens
+    .venv/bin/python -m tools.package.make_sample      # test/cameras0.mp4 + data/background.jpg
+    .venv/bin/python -m tools.package.make_sample --size 1280x720 --video /tmp/hd.mp4 \
+        --no-background
+    .venv/bin/python -m tools.package.make_sample --picture docs/result.png  # needs model/, hilens
 
 test/cameras0.mp4: a slow, smooth pan and zoom over the portrait (a handheld camera on a
 person), 640x360, 25 fps, 6 s, mp4v. The frames are a pure function of the arguments.

@@ -19,8 +19,8 @@ lighting augmentations of tools/train/augment.py (every probability and range a 
 
 Data split (fixed, independent of the seed): the pairs sorted by id, every 5th one (positions
 4, 9, 14, ...) is validation (46 pairs), the rest (186) training. `--val-folder DIR` links the
-validation pairs into DIR for `tools/evaluate/eval_seg.py --data DIR`; `--evaluate CKPT` runs eval_seg's
-photo and temporal benchmarks on them, with and without feedback.
+validation pairs into DIR for `python -m tools.evaluate.eval_seg --data DIR`; `--evaluate CKPT`
+runs eval_seg's photo and temporal benchmarks on them, with and without feedback.
 
     python -m tools.train --run runs/feedback                       # train (default recipe)
     python -m tools.train --run runs/feedback --resume --steps 800  # continue to 800 steps
