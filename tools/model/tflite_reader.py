@@ -1,8 +1,14 @@
 """Read a .tflite flatbuffer into plain Python objects: tensors (with their constant data) and
 operators (with decoded options), using the `tflite` package's generated flatbuffer classes.
 
-Only what the selfie-segmentation import needs is decoded; any other operator keeps its raw
-option table, so an unexpected graph fails loudly in the importer rather than silently here.
+Only what the MediaPipe imports need is decoded; any other operator keeps its raw option
+table, so an unexpected graph fails loudly in the importer rather than silently here.
+
+Sparse constants (TFLite's tensor `sparsity`, consumed by a DENSIFY op; the pose detector stores
+its 1x1 kernels so) are expanded to dense arrays at read time by `densify`, which follows the
+format's definition: dimensions visited in `traversal_order`, each DENSE (a plain index range)
+or SPARSE_CSR (`array_segments` / `array_indices` per parent position), the stored values in
+that visiting order. Block sparsity is not used by these files and is refused.
 """
 import dataclasses
 import pathlib
@@ -34,6 +40,7 @@ class Tensor:
     shape: tuple
     dtype: type
     data: "np.ndarray | None"  # constant contents (reshaped), None for activations
+    sparse: bool = False  # data was stored sparse in the file (densified here)
 
 
 @dataclasses.dataclass
@@ -70,11 +77,16 @@ class Graph:
                 raise ValueError("DEQUANTIZE of %s (%s) is not a float16 cast; quantized "
                                  "weights are not supported" % (src.name, src.dtype.__name__))
             return src.data.astype(np.float32)
+        if op is not None and op.type == "DEQUANTIZE" and self.producer(op.inputs[0]) is not None:
+            dense = self.producer(op.inputs[0])
+            src = dense.inputs[0]
+            if dense.type == "DENSIFY" and src.sparse and src.dtype is np.float16:
+                return src.data.astype(np.float32)
         raise ValueError("tensor %s is not a constant" % tensor.name)
 
     def compute_ops(self):
-        """Operators that do the network's work (weight DEQUANTIZE steps left out)."""
-        return [op for op in self.operators if op.type != "DEQUANTIZE"]
+        """Operators that do the network's work (weight DENSIFY / DEQUANTIZE steps left out)."""
+        return [op for op in self.operators if op.type not in ("DEQUANTIZE", "DENSIFY")]
 
 
 def _init(table_cls, op):
@@ -101,6 +113,11 @@ def _options(op_type, op):
         return {"filter": (o.FilterHeight(), o.FilterWidth()),
                 "stride": (o.StrideH(), o.StrideW()), "padding": _PADDING[o.Padding()],
                 "activation": _ACTIVATION[o.FusedActivationFunction()]}
+    if op_type == "DEPTH_TO_SPACE":
+        return {"block_size": _init(tflite.DepthToSpaceOptions, op).BlockSize()}
+    if op_type == "CONCATENATION":
+        o = _init(tflite.ConcatenationOptions, op)
+        return {"axis": o.Axis(), "activation": _ACTIVATION[o.FusedActivationFunction()]}
     if op_type == "RESIZE_BILINEAR":
         o = _init(tflite.ResizeBilinearOptions, op)
         return {"align_corners": bool(o.AlignCorners()),
@@ -120,6 +137,56 @@ def _options(op_type, op):
     if op_type.startswith("CUSTOM:") and op.CustomOptionsLength():
         return {"raw": op.CustomOptionsAsNumpy().tobytes()}
     return {}
+
+
+_INDEX_VECTORS = {  # SparseIndexVector union member -> its table class
+    tflite.SparseIndexVector.Int32Vector: tflite.Int32Vector,
+    tflite.SparseIndexVector.Uint16Vector: tflite.Uint16Vector,
+    tflite.SparseIndexVector.Uint8Vector: tflite.Uint8Vector,
+}
+
+
+def _index_vector(kind, table):
+    if kind not in _INDEX_VECTORS:
+        raise ValueError("sparse index vector of type %d" % kind)
+    vec = _INDEX_VECTORS[kind]()
+    vec.Init(table.Bytes, table.Pos)
+    return vec.ValuesAsNumpy().astype(np.int64)
+
+
+def densify(values, shape, sparsity):
+    """Dense array of `shape` from the stored `values` of a tensor with TFLite `sparsity`."""
+    if sparsity.BlockMapLength():
+        raise ValueError("block-sparse tensors are not supported")
+    order = sparsity.TraversalOrderAsNumpy()
+    if sorted(order.tolist()) != list(range(len(shape))):
+        raise ValueError("traversal order %s does not cover shape %s" % (order, shape))
+    coords = np.zeros((1, 0), np.int64)  # one row per position reached, in traversal order
+    pos = np.zeros(1, np.int64)          # where each row continues in the next dimension
+    for d in range(sparsity.DimMetadataLength()):
+        meta = sparsity.DimMetadata(d)
+        if meta.Format() == tflite.DimensionType.DENSE:
+            size = int(meta.DenseSize())
+            child = np.arange(size)
+            coords = np.concatenate([np.repeat(coords, size, 0),
+                                     np.tile(child, len(pos))[:, None]], 1)
+            pos = (pos[:, None] * size + child[None, :]).ravel()
+        else:  # SPARSE_CSR: children of parent p are indices[segments[p]:segments[p + 1]]
+            segments = _index_vector(meta.ArraySegmentsType(), meta.ArraySegments())
+            indices = _index_vector(meta.ArrayIndicesType(), meta.ArrayIndices())
+            starts, ends = segments[pos], segments[pos + 1]
+            parent = np.repeat(np.arange(len(pos)), ends - starts)
+            pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)] +
+                                 [np.zeros(0, np.int64)])
+            coords = np.concatenate([coords[parent], indices[pos][:, None]], 1)
+    if len(pos) != len(values):
+        raise ValueError("sparsity describes %d values, the buffer holds %d"
+                         % (len(pos), len(values)))
+    dense = np.zeros(shape, values.dtype)
+    full = np.empty_like(coords)
+    full[:, order] = coords
+    dense[tuple(full.T)] = values[pos]
+    return dense
 
 
 def read_tflite(path):
@@ -142,8 +209,12 @@ def read_tflite(path):
         buffer = model.Buffers(t.Buffer())
         if buffer is not None and buffer.DataLength():
             raw = buffer.DataAsNumpy().tobytes()
-            data = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
-        tensors.append(Tensor(i, t.Name().decode(), shape, dtype, data))
+            data = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"))
+            if t.Sparsity() is not None:
+                data = densify(data, shape, t.Sparsity())
+            else:
+                data = data.reshape(shape)
+        tensors.append(Tensor(i, t.Name().decode(), shape, dtype, data, t.Sparsity() is not None))
 
     operators = []
     for i in range(sub.OperatorsLength()):
