@@ -22,7 +22,7 @@ import hilens
 
 from utils import config, log, nv21, report
 from utils.camera import open_source
-from utils.pipeline import STAGES, FramePipeline
+from utils.pipeline import STAGES, open_pipeline
 
 # Must equal the check value typed when the skill was created in the HiLens console.
 VERIFY = "matting"
@@ -52,16 +52,8 @@ def model_dir():
         return None
 
 
-def make_resizer():
-    pre = hilens.Preprocessor()
-
-    def resize(src, w, h):
-        return pre.resize(src, w, h, 0)
-    return resize
-
-
 def open_stages(cfg, give_up_after=None):
-    """(source, model, display) for the config, or None after one error line naming what
+    """(source, pipeline, display) for the config, or None after one error line naming what
     could not be opened. Makes the alpha PNG folder."""
     try:
         source = open_source(cfg.input, hilens.VideoCapture, loop=cfg.loop,
@@ -70,9 +62,9 @@ def open_stages(cfg, give_up_after=None):
         log.error("input: %s" % e)
         return None
     try:
-        model = hilens.Model(cfg.model)
-    except Exception as e:  # hilens.CreateError
-        log.error("model: cannot load %s (%s: %s)" % (cfg.model, type(e).__name__, e))
+        pipeline = open_pipeline(cfg)
+    except ValueError as e:
+        log.error("model: %s" % e)
         source.close()
         return None
     try:
@@ -83,7 +75,7 @@ def open_stages(cfg, give_up_after=None):
         return None
     if cfg.alpha_out and not os.path.isdir(cfg.alpha_out):
         os.makedirs(cfg.alpha_out)
-    return source, model, display
+    return source, pipeline, display
 
 
 def run(work_path, argv=None):
@@ -104,8 +96,7 @@ def _run(work_path, argv):
     stages = open_stages(cfg, give_up_after=PC_CAMERA_GIVE_UP_S if argv else None)
     if stages is None:
         return 2
-    source, model, display = stages
-    pipeline = FramePipeline(cfg, model, make_resizer())
+    source, pipeline, display = stages
     log.info("matting: input %r, model %s %dx%d, background %r, view %s, output %r"
              % (cfg.input or "built-in camera", cfg.model, cfg.model_width, cfg.model_height,
                 cfg.background, cfg.view, cfg.output))

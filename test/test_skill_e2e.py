@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import main
+from utils.pipeline import FramePipeline
 from test_skill_support import ROOT, make_skill_dir, write_clip, write_tiny_onnx
 
 CLIP_W, CLIP_H, CLIP_N = 320, 180, 30
@@ -128,7 +129,7 @@ def test_default_run_uses_the_bundled_sample_and_real_model(tmp_path, capsys):
 
 def test_unexpected_errors_skip_the_frame_and_stop_only_when_persistent(skill, monkeypatch,
                                                                          logged):
-    real = main.FramePipeline.process
+    real = FramePipeline.process
     calls = []
 
     def flaky(self, frame):
@@ -137,7 +138,7 @@ def test_unexpected_errors_skip_the_frame_and_stop_only_when_persistent(skill, m
             raise RuntimeError("injected")
         return real(self, frame)
 
-    monkeypatch.setattr(main.FramePipeline, "process", flaky)
+    monkeypatch.setattr(FramePipeline, "process", flaky)
     assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "f.mp4"]) == 0
     assert len(read_video(skill / "f.mp4")) == CLIP_N - 1
     assert any("frame 3 failed: RuntimeError: injected" in m for _, m in logged)
@@ -145,7 +146,7 @@ def test_unexpected_errors_skip_the_frame_and_stop_only_when_persistent(skill, m
     def broken(self, frame):
         raise RuntimeError("always")
 
-    monkeypatch.setattr(main.FramePipeline, "process", broken)
+    monkeypatch.setattr(FramePipeline, "process", broken)
     monkeypatch.setattr(main, "MAX_CONSECUTIVE_CRASHES", 5)
     assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "g.mp4"]) == 1
     assert any("5 frames in a row failed" in m for _, m in logged)

@@ -7,7 +7,7 @@ import numpy as np
 
 import main
 from utils.camera import open_source
-from utils.pipeline import FramePipeline
+from utils.pipeline import FramePipeline, hardware_resizer
 from test_skill_support import make_skill_dir, small_cfg, write_clip
 
 FRAMES = 5000
@@ -29,7 +29,7 @@ def test_soak_5000_frames_memory_is_flat(tmp_path):
         model = hilens.Model(om)
         source = open_source(clip, hilens.VideoCapture, loop=True)
         display = hilens.Display(hilens.H264_FILE, str(tmp_path / "soak.mp4"))
-        pipeline = FramePipeline(small_cfg(background="blur"), model, main.make_resizer())
+        pipeline = FramePipeline(small_cfg(background="blur"), model, hardware_resizer())
         rss = []
         failed = 0
         for i in range(FRAMES):

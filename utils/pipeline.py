@@ -163,3 +163,26 @@ class FramePipeline(object):
 
     def close(self) -> None:
         self.background.close()
+
+
+def hardware_resizer():
+    """resizer(src, w, h) -> NV21 through hilens.Preprocessor (the device's scaler)."""
+    import hilens  # only here: the stages themselves run on fakes in unit tests
+    pre = hilens.Preprocessor()
+
+    def resize(src, w, h):
+        return pre.resize(src, w, h, 0)
+    return resize
+
+
+def open_pipeline(cfg) -> FramePipeline:
+    """The skill's pipeline for a config, its models loaded through hilens: what main.py
+    runs and what the evaluation and benchmark tools measure (one place builds it, so the
+    tools cannot drift from the skill). ValueError naming the model file when it cannot be
+    loaded."""
+    import hilens
+    try:
+        model = hilens.Model(cfg.model)
+    except Exception as e:  # hilens.CreateError
+        raise ValueError("cannot load %s (%s: %s)" % (cfg.model, type(e).__name__, e))
+    return FramePipeline(cfg, model, hardware_resizer())

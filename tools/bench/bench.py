@@ -47,7 +47,7 @@ from tools import paths
 from tools.bench.seed_pipeline import SeedPipeline
 from utils import config
 from utils.background import background_kind, cover
-from utils.pipeline import STAGES, FramePipeline
+from utils.pipeline import STAGES, FramePipeline, hardware_resizer
 
 ROOT = str(paths.REPO)
 VIDEO_DIR = str(paths.videos())
@@ -226,8 +226,8 @@ def bench_size(cfg, model, size, videos, frames, warmup, check_every, start=0, c
     neither pays for the other's cache footprint on every frame, while load from other
     processes still falls on both alike within seconds."""
     w, h = size
-    ours = FramePipeline(cfg, model, skill.make_resizer())
-    seed = SeedPipeline(model, skill.make_resizer(), seed_background(ours), cfg.model_width,
+    ours = FramePipeline(cfg, model, hardware_resizer())
+    seed = SeedPipeline(model, hardware_resizer(), seed_background(ours), cfg.model_width,
                         cfg.model_height, feedback=cfg.feedback)
     names = ("ours", "seed")
     pipes = {"ours": ours, "seed": seed}
