@@ -30,6 +30,7 @@ Reported per model and mode, alpha at model size in [0, 1]:
 import argparse
 import json
 import os
+import sys
 
 import cv2
 import numpy as np
@@ -171,4 +172,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (OSError, ValueError) as exc:
+        raise SystemExit('%s: error: %s' % (os.path.basename(sys.argv[0]), exc))

@@ -1,4 +1,4 @@
 """`python -m tools.train`: the training command line (tools/train/cli.py)."""
-from tools.train.cli import main
+from tools.train.cli import run_cli
 
-main()
+run_cli()

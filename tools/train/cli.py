@@ -53,7 +53,8 @@ from tools.train.loop import SCOPES, build_model, export, train
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m tools.train",
+                                 description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="hsd-like folder")
     ap.add_argument("--run", default=str(paths.REPO / "runs" / "feedback"),
@@ -168,5 +169,14 @@ def main(argv=None):
         run_training(args)
 
 
+def run_cli(argv=None):
+    """main() for the shell: a missing file (--data, --init, --resume, the shared data) ends it
+    with its one-line message instead of a traceback."""
+    try:
+        main(argv)
+    except FileNotFoundError as exc:
+        raise SystemExit("python -m tools.train: error: %s" % exc)
+
+
 if __name__ == "__main__":
-    main()
+    run_cli()
