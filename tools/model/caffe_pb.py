@@ -59,6 +59,7 @@ SCHEMA = {
         "eltwise_param": (110, "EltwiseParameter", OPT),
         "input_param": (143, "InputParameter", OPT),
         "pooling_param": (121, "PoolingParameter", OPT),
+        "permute_param": (202, "PermuteParameter", OPT),  # SSD Caffe's number, as omg's
         "power_param": (122, "PowerParameter", OPT),
         "relu_param": (123, "ReLUParameter", OPT),
         "reshape_param": (133, "ReshapeParameter", OPT),
@@ -111,6 +112,9 @@ SCHEMA = {
         "engine": (11, "enum:Engine", OPT),
         "global_pooling": (12, "bool", OPT),
         "round_mode": (13, "enum:RoundMode", OPT),
+    },
+    "PermuteParameter": {
+        "order": (1, "uint32", REP),
     },
     "PowerParameter": {
         "power": (1, "float", OPT),

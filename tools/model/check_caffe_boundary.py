@@ -42,6 +42,8 @@ BOUNDARY = {
     "Relu": ("relu_param", {"negative_slope", "engine"}, (1, 1)),
     "Sigmoid": ("sigmoid_param", {"engine"}, (1, 1)),
     "Power": ("power_param", {"power", "scale", "shift"}, (1, 1)),
+    # "order：uint32，数组", "无约束"
+    "Permute": ("permute_param", {"order"}, (1, 1)),
     "Reshape": ("reshape_param", {"shape", "axis", "num_axes"}, (1, 1)),
     "Input": ("input_param", {"shape"}, (0, 0)),
 }
@@ -139,6 +141,10 @@ def output_shapes(layer, in_shapes):
             n = len(layer.get("top", []))
             outs = [list(x[:axis]) + [x[axis] // n] + list(x[axis + 1:]) for _ in range(n)]
         return outs
+    if kind == "Permute":
+        order = list(layer.get("permute_param", {}).get("order", []))
+        order += [i for i in range(len(x)) if i not in order]  # Caffe appends the rest
+        return [[x[i] for i in order]]
     if kind == "Reshape":
         dims = list(layer.get("reshape_param", {}).get("shape", {}).get("dim", []))
         out = [x[i] if d == 0 else d for i, d in enumerate(dims)]
@@ -337,6 +343,13 @@ def _check_power(layer, ins, outs, problems):
     problems.append("scale*x+shift > 0 is required and cannot be proven from the graph")
 
 
+def _check_permute(layer, ins, outs, problems):
+    order = list(layer.get("permute_param", {}).get("order", []))
+    if sorted(order) != list(range(len(order))) or len(order) > len(ins[0]):
+        problems.append("order %s is not a permutation of the input's %d axes"
+                        % (order, len(ins[0])))
+
+
 def _check_input(layer, ins, outs, problems):
     shapes = layer.get("input_param", {}).get("shape", [])
     if len(shapes) != len(layer.get("top", [])):
@@ -349,7 +362,8 @@ def _check_input(layer, ins, outs, problems):
 
 _LIMITS = {"Convolution": _check_conv, "Deconvolution": _check_conv, "Pooling": _check_pool,
            "Eltwise": _check_eltwise, "Scale": _check_scale, "Concat": _check_concat,
-           "Slice": _check_slice, "Power": _check_power, "Input": _check_input}
+           "Slice": _check_slice, "Power": _check_power, "Permute": _check_permute,
+           "Input": _check_input}
 
 
 def _axis_sign_rule(layer, ins, problems):

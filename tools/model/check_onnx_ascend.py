@@ -12,7 +12,8 @@ What is checked, and where the rule comes from:
   mode with constant scales/sizes ("需要修改模型将输入scales或sizes由placeholder改为const类型");
   Conv/ConvTranspose 2-D with constant weights; Pad/Clip/Slice bounds constant;
 - the model contract: input `image` 1x3xHxW, optionally `prev_alpha` 1x1xHxW, output `alpha`
-  1x1xHxW, all float32.
+  1x1xHxW, all float32; the person models (recognised by their output names) have fixed
+  contracts of their own, PERSON_CONTRACTS (tools/model/export_pose_onnx.py documents them).
 
 CLI: python -m tools.model.check_onnx_ascend model/matting.onnx [model/selfie_square.onnx ...]
 prints the op census per file and exits 1 with one line per offending node or tensor.
@@ -114,11 +115,37 @@ def check_model(model, expect_prev_alpha=None):
     return census, problems
 
 
+# output names -> (model, {tensor: shape}) of the person pipeline's networks
+PERSON_CONTRACTS = {
+    ("boxes", "logits"): ("person detector", {
+        "image": [1, 3, 224, 224], "boxes": [1, 2254, 12], "logits": [1, 2254, 1]}),
+    ("alpha", "landmarks", "presence", "aux_heatmap"): ("person segmenter", {
+        "image": [1, 3, 256, 256], "alpha": [1, 1, 256, 256], "landmarks": [1, 195],
+        "presence": [1, 1], "aux_heatmap": [1, 2, 64, 64]}),
+}
+
+
+def _person_contract(kind, want, inputs, outputs):
+    problems = []
+    if [n for n, _, _ in inputs] != ["image"]:
+        problems.append("inputs %s: the %s contract wants [image]"
+                        % ([n for n, _, _ in inputs], kind))
+    for name, dims, elem in inputs + outputs:
+        if name in want and dims != want[name]:
+            problems.append("%s %s: the %s contract wants %s" % (name, dims, kind, want[name]))
+        if elem != onnx.TensorProto.FLOAT:
+            problems.append("%s is not float32" % name)
+    return problems
+
+
 def _contract(model, expect_prev_alpha):
     graph = model.graph
     inputs = [(i.name,) + tuple(_dims(i)) for i in graph.input
               if i.name not in {t.name for t in graph.initializer}]
     outputs = [(o.name,) + tuple(_dims(o)) for o in graph.output]
+    person = PERSON_CONTRACTS.get(tuple(n for n, _, _ in outputs))
+    if person is not None and expect_prev_alpha is None:
+        return _person_contract(person[0], person[1], inputs, outputs)
     problems = []
     names = [n for n, _, _ in inputs]
     if names not in (["image"], ["image", "prev_alpha"]) or \
