@@ -8,6 +8,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+PERSON_MODELS = ("person_detector", "person_segmenter")
 FAKE_TOOL = """#!/bin/sh
 # records its arguments one per line, then writes the .om named by --output=
 for arg in "$@"; do echo "$arg" >> "$(dirname "$0")/{name}.args"; done
@@ -18,10 +19,20 @@ exit ${{FAKE_EXIT:-0}}
 """
 
 
+@pytest.fixture(scope="module")
+def person_caffe(tmp_path_factory):
+    """The person models' Caffe files (not committed: the exporter writes them)."""
+    from tools.model import export_pose_caffe
+    out = tmp_path_factory.mktemp("person_caffe")
+    export_pose_caffe.export_all(out)
+    return out
+
+
 @pytest.fixture
-def skill(tmp_path):
-    """A skill folder with the script, tools/ (for the ONNX shape reader) and stand-in model
-    files, plus a bin/ with fake omg and atc."""
+def skill(tmp_path, person_caffe):
+    """A skill folder with the script, tools/ (for the ONNX shape reader), the models the skill
+    ships (the large person models linked, not copied) and their AIPP configs, plus a bin/ with
+    fake omg and atc."""
     root = tmp_path / "skill"
     (root / "model").mkdir(parents=True)
     shutil.copy(ROOT / "convert_om.sh", root / "convert_om.sh")
@@ -30,6 +41,12 @@ def skill(tmp_path):
     shutil.copy(ROOT / "aipp.cfg", root / "aipp.cfg")
     for name in ("matting.prototxt", "matting.caffemodel", "matting.onnx"):
         shutil.copy(ROOT / "model" / name, root / "model" / name)
+    for stem in PERSON_MODELS:
+        for ext in ("prototxt", "caffemodel", "onnx"):
+            source = person_caffe if ext != "onnx" else ROOT / "model"
+            (root / "model" / ("%s.%s" % (stem, ext))).symlink_to(
+                source / ("%s.%s" % (stem, ext)))
+        shutil.copy(ROOT / "model" / (stem + ".aipp.cfg"), root / "model" / (stem + ".aipp.cfg"))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("omg", "atc"):
@@ -55,20 +72,60 @@ def recorded(skill, tool):
     return path.read_text().splitlines() if path.exists() else None
 
 
-def test_convert_om_caffe_calls_omg_with_the_aipp(skill):
+def _omg_args(stem, aipp):
+    return ["--framework=0", "--model=model/%s.prototxt" % stem,
+            "--weight=model/%s.caffemodel" % stem, "--insert_op_conf=" + aipp,
+            "--output=model/" + stem]
+
+
+def test_convert_om_caffe_converts_every_model_with_its_own_aipp(skill):
     proc = run(skill)
     assert proc.returncode == 0, proc.stderr
-    want = ["--framework=0", "--model=model/matting.prototxt",
-            "--weight=model/matting.caffemodel", "--insert_op_conf=aipp.cfg",
-            "--output=model/matting"]
-    assert recorded(skill, "omg") == want
-    assert proc.stdout.splitlines()[0] == "omg " + " ".join(want)  # the exact command
-    assert (skill[0] / "model" / "matting.om").exists()
+    calls = [_omg_args("matting", "aipp.cfg"),
+             _omg_args("person_detector", "model/person_detector.aipp.cfg"),
+             _omg_args("person_segmenter", "model/person_segmenter.aipp.cfg")]
+    assert recorded(skill, "omg") == [arg for call in calls for arg in call]
+    lines = proc.stdout.splitlines()
+    assert lines[:3] == ["omg " + " ".join(call) for call in calls]  # the exact commands
+    for stem in ("matting",) + PERSON_MODELS:
+        assert (skill[0] / "model" / (stem + ".om")).exists()
+        assert "wrote model/%s.om" % stem in lines
     assert recorded(skill, "atc") is None
 
 
+def test_convert_om_one_model_with_model(skill):
+    proc = run(skill, "--model", "model/person_detector")
+    assert proc.returncode == 0, proc.stderr
+    assert recorded(skill, "omg") == _omg_args("person_detector",
+                                               "model/person_detector.aipp.cfg")
+    # a model without an AIPP config of its own gets the shared aipp.cfg, as in the simulator
+    (skill[0] / "model" / "person_segmenter.aipp.cfg").unlink()
+    (skill[1] / "omg.args").unlink()
+    proc = run(skill, "--model", "model/person_segmenter")
+    assert proc.returncode == 0, proc.stderr
+    assert "--insert_op_conf=aipp.cfg" in recorded(skill, "omg")
+
+
+def test_convert_om_refuses_per_model_options_for_several_models(skill):
+    for option in ("--aipp", "--output"):
+        proc = run(skill, option, "x")
+        assert proc.returncode == 2 and "%s needs --model" % option in proc.stderr
+    assert recorded(skill, "omg") is None
+
+
+def test_convert_om_onnx_converts_every_model_with_shapes_from_the_files(skill):
+    proc = run(skill, "onnx", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3
+    assert "--input_shape=image:1,3,224,224 --insert_op_conf=model/person_detector.aipp.cfg" \
+        in lines[1]
+    assert "--input_shape=image:1,3,256,256 --insert_op_conf=model/person_segmenter.aipp.cfg" \
+        in lines[2]
+
+
 def test_convert_om_onnx_calls_atc_with_shapes_from_the_file(skill):
-    proc = run(skill, "onnx", "--output", "out/matting_atc")
+    proc = run(skill, "onnx", "--model", "model/matting", "--output", "out/matting_atc")
     assert proc.returncode == 0, proc.stderr
     want = ["--framework=5", "--model=model/matting.onnx", "--output=out/matting_atc",
             "--soc_version=Ascend310", "--input_format=NCHW",
@@ -90,10 +147,14 @@ def test_convert_om_onnx_input_shape_follows_the_model(skill):
     sysbin.mkdir()
     for prog in ("bash", "dirname", "sed", "mkdir", "rm"):
         (sysbin / prog).symlink_to(shutil.which(prog))
+    for prog in ("basename",):
+        (sysbin / prog).symlink_to(shutil.which(prog))
     proc = run(skill, "onnx", python="/nonexistent/python",
                env_extra={"PATH": "%s:%s" % (skill[1], sysbin)})
     assert proc.returncode == 0, proc.stderr
-    assert "assuming --input_shape=image:1,3,144,256;prev_alpha:1,1,144,256" in proc.stderr
+    assert "assuming --input_shape=image:1,3,144,256;prev_alpha:1,1,144,256 for " \
+        "model/matting.onnx" in proc.stderr
+    assert "assuming --input_shape=image:1,3,224,224 for model/person_detector.onnx" in proc.stderr
 
 
 def test_convert_om_options_pick_other_files(skill):
@@ -114,6 +175,8 @@ def test_convert_om_options_pick_other_files(skill):
     ("caffe", "aipp.cfg", "aipp.cfg"),
     ("onnx", "model/matting.onnx", "model/matting.onnx"),
     ("onnx", "aipp.cfg", "aipp.cfg"),
+    ("caffe", "model/person_segmenter.caffemodel", "model/person_segmenter.caffemodel"),
+    ("onnx", "model/person_detector.onnx", "model/person_detector.onnx"),
 ])
 def test_convert_om_refuses_a_missing_file(skill, mode, missing, needle):
     (skill[0] / missing).unlink()
@@ -147,6 +210,17 @@ def test_convert_om_bad_arguments_and_help(skill):
     proc = run(skill, "--help")
     assert proc.returncode == 0 and "--insert_op_conf" not in proc.stderr
     assert "./convert_om.sh [caffe|onnx]" in proc.stdout
+
+
+@pytest.mark.parametrize("mode,verdicts", [
+    ("caffe", ["OK: 203 layers inside", "OK: 288 layers inside", "OK: 457 layers inside"]),
+    ("onnx", ["matting.onnx: OK for atc", "person_detector.onnx: OK for atc",
+              "person_segmenter.onnx: OK for atc"])])
+def test_convert_om_check_passes_every_shipped_model(skill, mode, verdicts):
+    proc = run(skill, mode, "--check", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    for verdict in verdicts:
+        assert verdict in proc.stderr
 
 
 def test_convert_om_check_stops_on_a_boundary_violation(skill):

@@ -227,3 +227,20 @@ def test_find_aipp_file_prefers_the_model_folder_then_the_skill_root(tmp_path):
     assert aipp.find_aipp_file(str(model)) == str(tmp_path / "aipp.cfg")
     write_cfg(tmp_path / "model", "aipp_op { }")
     assert aipp.find_aipp_file(str(model)) == str(tmp_path / "model" / "aipp.cfg")
+
+
+def test_find_aipp_file_prefers_the_models_own_config(tmp_path):
+    """model/x.om uses x.aipp.cfg (beside it, then in the skill root) before any aipp.cfg:
+    on the device each .om carries the AIPP it was converted with."""
+    model = tmp_path / "model" / "person_detector.om"
+    model.parent.mkdir()
+    write_cfg(tmp_path, "aipp_op { }")
+    write_cfg(tmp_path / "model", "aipp_op { }")
+    assert aipp.find_aipp_file(str(model)) == str(tmp_path / "model" / "aipp.cfg")
+    (tmp_path / "person_detector.aipp.cfg").write_text("aipp_op { }")
+    assert aipp.find_aipp_file(str(model)) == str(tmp_path / "person_detector.aipp.cfg")
+    (tmp_path / "model" / "person_detector.aipp.cfg").write_text("aipp_op { }")
+    assert aipp.find_aipp_file(str(model)) == str(tmp_path / "model" / "person_detector.aipp.cfg")
+    # another model of the same skill is not affected
+    assert aipp.find_aipp_file(str(tmp_path / "model" / "matting.om")) == \
+        str(tmp_path / "model" / "aipp.cfg")

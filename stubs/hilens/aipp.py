@@ -442,13 +442,26 @@ def _upsample2(plane: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(plane, 2, axis=0), 2, axis=1)
 
 
-def find_aipp_file(model_path: str) -> Optional[str]:
-    """aipp.cfg next to the model, else in the parent of the model's folder (the skill root in
-    the standard layout, model/x.om -> ./aipp.cfg)."""
+def aipp_candidates(model_path: str) -> List[str]:
+    """Where the AIPP config of a model is looked for, first match wins: the model's own
+    ``<stem>.aipp.cfg`` next to it, then in the parent of its folder (the skill root in the
+    standard layout), then the shared ``aipp.cfg`` in the same two places. On the device each
+    .om has its AIPP baked in by omg/atc (convert_om.sh gives every model its own file); a skill
+    with several models therefore gives each one its own ``<stem>.aipp.cfg``."""
     import os
 
     folder = os.path.dirname(os.path.abspath(model_path))
-    for candidate in (os.path.join(folder, "aipp.cfg"), os.path.join(os.path.dirname(folder), "aipp.cfg")):
+    stem = os.path.splitext(os.path.basename(model_path))[0]
+    parent = os.path.dirname(folder)
+    return [os.path.join(folder, stem + ".aipp.cfg"), os.path.join(parent, stem + ".aipp.cfg"),
+            os.path.join(folder, "aipp.cfg"), os.path.join(parent, "aipp.cfg")]
+
+
+def find_aipp_file(model_path: str) -> Optional[str]:
+    """The first existing file of ``aipp_candidates(model_path)``, or None."""
+    import os
+
+    for candidate in aipp_candidates(model_path):
         if os.path.isfile(candidate):
             return candidate
     return None

@@ -48,8 +48,9 @@ class _Input:
 
 
 class Model:
-    """``Model("dir/x.om")`` runs ``dir/x.onnx``. aipp.cfg is looked up next to the model, then
-    in the parent of the model's folder; its blocks apply to the inputs they name."""
+    """``Model("dir/x.om")`` runs ``dir/x.onnx``. Its AIPP config is ``x.aipp.cfg`` next to the
+    model or in the parent of the model's folder, else ``aipp.cfg`` there (aipp.find_aipp_file);
+    its blocks apply to the inputs they name."""
 
     def __init__(self, filepath: str):
         lifecycle.warn_if_uninitialised("hilens.Model")
@@ -78,7 +79,8 @@ class Model:
                      for i, inp in enumerate(self.inputs) if inp.aipp is not None]
         sfw(INFO, "Model %s -> %s (ONNX Runtime CPU, %d thread(s)); AIPP: %s" % (
             filepath, os.path.basename(self.onnx_path), self.threads,
-            "%s on %s" % (self.aipp_path, ", ".join(with_aipp)) if with_aipp else "none (no aipp.cfg found)"))
+            "%s on %s" % (self.aipp_path, ", ".join(with_aipp)) if with_aipp else
+            "none (no %s.aipp.cfg or aipp.cfg found)" % os.path.splitext(os.path.basename(filepath))[0]))
 
     def _open_session(self, path: str):
         from .onnxrt import import_onnxruntime  # imported here: `import hilens` stays light for tools
