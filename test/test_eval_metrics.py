@@ -1,5 +1,4 @@
 """tools/evaluate/seg_metrics.py on hand-made arrays whose answers can be counted by hand."""
-import importlib
 import os
 
 import cv2
@@ -78,21 +77,6 @@ def test_mae_and_score_image():
         sm.score_image(alpha[:3], gt)
 
 
-def test_temporal_error_charges_flicker_and_lag_not_offset():
-    gt = np.zeros((3, 2, 2), np.float32)
-    offset = gt + 0.3                      # constant error: no temporal error
-    assert sm.temporal_error(offset, gt) == pytest.approx(0.0)
-    flicker = np.stack([gt[0], gt[0] + 0.5, gt[0]])
-    assert sm.temporal_error(flicker, gt) == pytest.approx(0.5)
-    # GT switches on at t=1, the alpha one frame late: |0-1| then |1-0|.
-    g = np.stack([np.zeros((2, 2)), np.ones((2, 2)), np.ones((2, 2))])
-    a = np.stack([np.zeros((2, 2)), np.zeros((2, 2)), np.ones((2, 2))])
-    assert sm.temporal_error(a, g) == pytest.approx(1.0)
-    steps = [sm.temporal_step_error(a[t - 1], a[t], g[t - 1], g[t]) for t in (1, 2)]
-    assert np.mean(steps) == pytest.approx(sm.temporal_error(a, g))
-    assert sm.temporal_error(a[:1], g[:1]) == 0.0
-
-
 def test_list_pairs_and_read_pair_errors(tmp_path):
     (tmp_path / 'images').mkdir()
     (tmp_path / 'masks').mkdir()
@@ -121,16 +105,9 @@ def test_format_table_lists_rows_and_dashes_missing_values():
     assert lines[3].split() == ['other', '1', '-', '-']
 
 
-def test_a_report_with_its_own_columns_leaves_the_shared_table_alone():
-    before = dict(sm.COLUMNS)
-    from tools.evaluate import video_feedback_report as vfr
-    importlib.reload(vfr)            # importing the report must not change COLUMNS
-    assert sm.COLUMNS == before
-    text = sm.format_table([('m', {'empty_alpha': 0.00123, 'd_all': 5.742})],
-                           ('empty_alpha', 'd_all'), spec=vfr.COLUMNS)
+def test_format_table_names_unknown_columns_by_their_key():
+    text = sm.format_table([('m', {'fg_iou': 0.5, 'd_all': 5.742})], ('fg_iou', 'd_all'),
+                           headers={'fg_iou': 'photo IoU'})
     head, _, row = text.splitlines()
-    assert head.split() == ['model', 'empty', 'a', 'd', 'all', 'e-3']
-    assert row.split() == ['m', '0.0012', '5.74']
-    # another tool's table knows nothing of the report's keys: name as header, 4 decimals
-    assert sm.format_table([('m', {'d_all': 5.742})], ('d_all',)).splitlines()[2].split() == \
-        ['m', '5.7420']
+    assert head.split() == ['model', 'photo', 'IoU', 'd_all']
+    assert row.split() == ['m', '0.5000', '5.7420']

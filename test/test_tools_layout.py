@@ -18,7 +18,7 @@ MODULES = sorted(name for _, name, _ in pkgutil.walk_packages(tools.__path__, "t
                  if not name.endswith(".__main__"))
 # modules whose main(argv) parses flags (fetch_mediapipe's main takes none and downloads)
 CLIS = ["tools.bench.bench", "tools.evaluate.eval_mediapipe", "tools.evaluate.eval_seg",
-        "tools.evaluate.video_feedback_report", "tools.model.check_caffe_boundary",
+        "tools.evaluate.skill_eval", "tools.model.check_caffe_boundary",
         "tools.model.check_onnx_ascend", "tools.model.export_caffe", "tools.model.export_onnx",
         "tools.model.make_reference_fixtures", "tools.model.mediapipe_import",
         "tools.package.make_sample", "tools.package.package_skill", "tools.train.cli"]
@@ -128,7 +128,9 @@ def test_missing_shared_data_is_one_line_naming_folder_and_variable(monkeypatch,
 @pytest.mark.parametrize("argv,missing", [
     (["tools.evaluate.eval_seg", "--model", "model/matting.onnx", "--path", "rgb"], "hsd/images"),
     (["tools.evaluate.eval_mediapipe"], "hsd/images"),
-    (["tools.evaluate.video_feedback_report", "--model", "model/matting.onnx"], "videos/one-by"),
+    (["tools.evaluate.skill_eval", "--suite", "davis"], "davis"),
+    (["tools.evaluate.skill_eval", "--suite", "walk"], "videos/one-by"),
+    (["tools.evaluate.skill_eval", "--suite", "closeup"], "hsd/images"),
     (["tools.bench.bench", "--frames", "1"], "videos/one-by"),
     (["tools.train", "--quiet"], "hsd"),
 ])

@@ -1,4 +1,4 @@
-"""Segmentation and temporal-stability metrics shared by every evaluation tool.
+"""Segmentation metrics of one picture, shared by every evaluation tool.
 
 Imports only numpy, OpenCV and tools.paths (standard library) so that both the project venv and
 the MediaPipe reference venv (.venv-mp, no onnx) can use it; the two sides must score alphas with
@@ -13,8 +13,7 @@ Definitions (alpha is a float map in [0, 1], gt a boolean person mask of the sam
   image diagonal)) pixels (disk); precision uses the predicted boundary, recall the GT one,
   F = 2PR / (P + R). Both boundaries empty -> 1.0, exactly one empty -> 0.0.
 - MAE: mean |alpha - gt| over pixels, alpha unthresholded.
-- temporal error: mean over pixels and frames t >= 1 of |(a_t - a_{t-1}) - (g_t - g_{t-1})|;
-  it charges flicker and lag, not a constant offset. Tables print it x 1e-3.
+(Metrics over time, of the skill's mattes: tools/evaluate/video_metrics.py.)
 
 Also here: listing the image/mask pairs of a folder laid out like ../shared/data/hsd and the
 plain-text result table, so both venvs read data and print results the same way.
@@ -37,16 +36,6 @@ COLUMNS = {
     'boundary_f': ('bound F', '{:.4f}'),
     'mae': ('MAE', '{:.4f}'),
     'ms': ('ms/img', '{:.2f}'),
-    # temporal benchmark (tools/evaluate/eval_seg.py --temporal)
-    'iou': ('IoU', '{:.4f}'),
-    'iou_rest': ('IoU rest', '{:.4f}'),
-    'empty_alpha': ('empty a', '{:.4f}'),
-    'tempo_err': ('tErr e-3', '{:.2f}'),
-    'tempo_err_still': ('still', '{:.2f}'),
-    'tempo_err_move': ('moving', '{:.2f}'),
-    'exit_recover': ('exit rec', '{:.2f}'),
-    'entry_recover': ('entry rec', '{:.2f}'),
-    'censored': ('censored', '{:d}'),
     # agreement with a reference run (eval_seg.py --reference)
     'd_iou_mean': ('|dIoU| mean', '{:.4f}'),
     'd_iou_max': ('|dIoU| max', '{:.4f}'),
@@ -128,24 +117,6 @@ def score_image(alpha, gt, threshold=0.5):
     }
 
 
-def temporal_step_error(a_prev, a, g_prev, g):
-    """Mean over pixels of |(a - a_prev) - (g - g_prev)| for one pair of frames."""
-    da = np.asarray(a, np.float32) - np.asarray(a_prev, np.float32)
-    dg = np.asarray(g, np.float32) - np.asarray(g_prev, np.float32)
-    return float(np.mean(np.abs(da - dg)))
-
-
-def temporal_error(alphas, gts):
-    """Mean of temporal_step_error over a sequence (T x H x W stacks); 0.0 for T < 2."""
-    alphas = np.asarray(alphas, np.float32)
-    gts = np.asarray(gts, np.float32)
-    if alphas.shape != gts.shape:
-        raise ValueError('alpha stack %s does not match GT stack %s' % (alphas.shape, gts.shape))
-    if len(alphas) < 2:
-        return 0.0
-    return float(np.mean(np.abs(np.diff(alphas, axis=0) - np.diff(gts, axis=0))))
-
-
 def summarize(rows, keys=('fg_iou', 'miou', 'boundary_f', 'mae')):
     """Means of per-image metric dicts, plus n."""
     out = {'n': len(rows)}
@@ -199,14 +170,14 @@ def read_pair(image_path, mask_path):
 
 
 def format_table(results, columns=('n', 'fg_iou', 'miou', 'boundary_f', 'mae', 'ms'),
-                 headers=None, first='model', spec=None):
+                 headers=None, first='model'):
     """Plain-text table of [(row name, metrics dict)]; a missing value prints as '-'.
 
-    Each column's (header, format) comes from `spec` (a tool's own columns), else COLUMNS;
-    `headers` renames a column's header only.
+    Each column's (header, format) comes from COLUMNS (a key it does not know: the key as
+    header, 4 decimals); `headers` renames a column's header only.
     """
     headers = dict(headers or {})
-    known = dict(COLUMNS, **(spec or {}))
+    known = COLUMNS
     layout = []
     for key in columns:
         head, fmt = known.get(key, (key, '{:.4f}'))

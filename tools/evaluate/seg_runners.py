@@ -19,9 +19,6 @@ Runners here:
   (image 1x3xHxW normalised RGB, prev 1x1xHxW or None), e.g. a training loop's model.
 - `TorchRunner(module, size, feedback)`: the same for a torch.nn.Module, so checkpoints can be
   evaluated without ONNX export (torch is imported only when this is used).
-- `GroundTruthRunner(size)`: not a model: the frame's ground truth reduced to the model size
-  (INTER_AREA), i.e. a perfect network at that resolution; the floor of the benchmarks once its
-  output is upsampled like any model's. It has `needs_gt` and is called as runner(bgr, prev, gt).
 
 `resize_to_model(bgr, w, h, mode)`: 'linear' is cv2.resize INTER_LINEAR (stretched, as the
 device's Preprocessor.resize does); 'mediapipe' reproduces MediaPipe's ImageToTensorCalculator
@@ -101,7 +98,8 @@ def bgr_to_nchw(bgr_small, sub, scale):
 
 def onnx_signature(path):
     """(w, h, feedback, input names, output name) of a model-contract ONNX file."""
-    import onnxruntime as ort
+    from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
+    ort = import_onnxruntime()
     sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     return _signature(sess, path)
 
@@ -126,7 +124,8 @@ def _check_model_path(path):
 
 
 def _session(path, threads):
-    import onnxruntime as ort
+    from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
+    ort = import_onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -257,23 +256,8 @@ class TorchRunner(FnRunner):
         FnRunner.__init__(self, fn, size, feedback, name=name, aipp_cfg=aipp_cfg)
 
 
-class GroundTruthRunner(object):
-    """The ground truth at model size: what a perfect model at that resolution outputs."""
-
-    needs_gt = True
-    feedback = False
-
-    def __init__(self, size=(256, 144), name='ground truth'):
-        self.size = tuple(int(v) for v in size)
-        self.name = name
-
-    def __call__(self, bgr_small, prev, gt):
-        w, h = self.size
-        return cv2.resize(np.asarray(gt, np.float32), (w, h), interpolation=cv2.INTER_AREA)
-
-
 def timed(runner, *args):
-    """(alpha, milliseconds) of one runner call, runner(bgr_small, prev[, gt])."""
+    """(alpha, milliseconds) of one runner call, runner(bgr_small, prev)."""
     t0 = time.perf_counter()
     alpha = runner(*args)
     return alpha, (time.perf_counter() - t0) * 1e3

@@ -17,10 +17,12 @@ lighting augmentations of tools/train/augment.py (every probability and range a 
   |(a_k - a_(k-1)) - (g_k - g_(k-1))| (--temporal-weight);
 - --scope sets what trains (default: only the prior weights of the first conv; see SCOPES).
 
-Data split (fixed, independent of the seed): the pairs sorted by id, every 5th one (positions
-4, 9, 14, ...) is validation (46 pairs), the rest (186) training. `--val-folder DIR` links the
-validation pairs into DIR for `python -m tools.evaluate.eval_seg --data DIR`; `--evaluate CKPT`
-runs eval_seg's photo and temporal benchmarks on them, with and without feedback.
+Data split (fixed, independent of the seed; tools/evaluate/people.py, the one split of hsd and
+ccp): the pairs sorted by id, every 5th one (positions 4, 9, 14, ...) is validation (46 pairs),
+the rest (186) training. `--val-folder DIR` links the validation pairs into DIR for
+`python -m tools.evaluate.eval_seg --data DIR`; `--evaluate CKPT` runs eval_seg's photo
+benchmark on them and the skill's still and walk suites (tools/evaluate/skill_eval.py, the
+model exported and run as the skill's model) on the validation people, feedback on and off.
 
     python -m tools.train --run runs/feedback                       # train (default recipe)
     python -m tools.train --run runs/feedback --resume --steps 800  # continue to 800 steps
@@ -33,7 +35,7 @@ Training is deterministic for a seed: each step's batch is drawn from an RNG see
 (seed, step), so a resumed run sees exactly the batches an uninterrupted one would.
 
 Code: tools/train/data.py (split, photos, clips), loss.py (the closed-loop loss), loop.py (the
-model, the steps, validation, checkpoints), evaluate.py (the eval_seg numbers); this module is
+model, the steps, validation, checkpoints), evaluate.py (the photo and skill numbers); this module is
 the command line with its four modes (train, --export-from, --val-folder, --evaluate).
 """
 from __future__ import annotations
@@ -102,10 +104,11 @@ def parse_args(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--export", default="", help="write the trained model to this ONNX file")
     ap.add_argument("--evaluate", action="append", default=[],
-                    help="only evaluate (repeatable): mediapipe or a checkpoint .pt; eval_seg "
-                         "temporal + photo metrics on the validation split")
-    ap.add_argument("--eval-sequences", type=int, default=0,
-                    help="number of sequences (0: eval_seg's default)")
+                    help="only evaluate (repeatable): mediapipe or a checkpoint .pt; photo "
+                         "metrics and the skill's still and walk suites (skill_eval) on the "
+                         "validation split")
+    ap.add_argument("--eval-quick", action="store_true",
+                    help="--evaluate on a few scenes only (skill_eval --quick)")
     ap.add_argument("--val-folder", default="",
                     help="only write a folder of symlinks to the validation pairs (images/, "
                          "masks/) for tools/evaluate/eval_seg.py --data")
@@ -144,11 +147,11 @@ def link_val_folder(args) -> None:
 
 
 def evaluate_checkpoints(args) -> None:
-    """--evaluate mediapipe|CKPT (repeatable): eval_seg's numbers on the validation split."""
+    """--evaluate mediapipe|CKPT (repeatable): photo and skill numbers on the validation split."""
     torch.set_num_threads(args.threads)
     models = [(pathlib.Path(e).parent.name if e.endswith(".pt") else e, build_model(e))
               for e in args.evaluate]
-    print_evaluation(evaluate_models(models, pathlib.Path(args.data), args.eval_sequences))
+    print_evaluation(evaluate_models(models, pathlib.Path(args.data), args.eval_quick))
 
 
 def run_training(args) -> None:

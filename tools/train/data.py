@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tools import paths
+from tools.evaluate.people import split as split_ids  # the one split (hsd and ccp alike)
 from tools.evaluate.seg_metrics import list_pairs, read_pair
 from tools.train import augment
 from tools.train.augment import MODEL_H, MODEL_W, AugConfig
@@ -32,13 +33,6 @@ LOAD_MAX_SIDE = 640          # photos are kept at most this large (uint8) for cr
 def list_hsd(root: pathlib.Path) -> list:
     """Sorted (id, image_path, mask_path) of an hsd-like folder (images/*.jpg, masks/*.png)."""
     return list_pairs(str(root / "images"), str(root / "masks"))
-
-
-def split_ids(pairs: list) -> tuple:
-    """Fixed split: every 5th pair in id order (positions 4, 9, ...) is validation."""
-    val = [p for i, p in enumerate(pairs) if i % 5 == 4]
-    train = [p for i, p in enumerate(pairs) if i % 5 != 4]
-    return train, val
 
 
 @dataclasses.dataclass

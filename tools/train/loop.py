@@ -81,7 +81,7 @@ def train_step(model, tap, teacher, opt, batch: dict, args) -> dict:
 
 
 # validation (a quick internal check; the reported numbers come from
-# tools/evaluate/eval_seg.py and cli --evaluate)
+# tools/train/evaluate.py: cli --evaluate)
 def _fg_iou(alpha: torch.Tensor, gt: torch.Tensor) -> float:
     p, g = alpha >= 0.5, gt >= 0.5
     inter = (p & g).flatten(1).sum(1).float()
