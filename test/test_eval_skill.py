@@ -1,7 +1,6 @@
 """tools/evaluate/skill_eval.py: the harness runs the skill's own FramePipeline on the scenes
 and scores what it returns; the metrics and the scene bookkeeping on hand-built cases."""
 import json
-import os
 
 import cv2
 import numpy as np
