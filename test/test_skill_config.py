@@ -81,7 +81,8 @@ def test_cli_flag_mirrors_the_key(name, logged):
     good, bad = GOOD_BAD[name]
     key = config.KEY_BY_NAME[name]
     cfg = config.load_config(None, [key.flag, str(good)], base_dir=ROOT)
-    assert getattr(cfg, name) == final(key, key.parse(good, ROOT))
+    here = os.getcwd()  # command-line paths are relative to the current folder
+    assert getattr(cfg, name) == final(key, key.parse(good, here), here)
     if isinstance(bad, str) and not bad.startswith("-"):
         cfg = config.load_config(None, [key.flag, bad], base_dir=ROOT)
         assert getattr(cfg, name) == final(key, key.pc_default)
@@ -143,7 +144,7 @@ def test_paths_are_resolved_once_against_the_skill_folder(tmp_path, monkeypatch)
     skill, models, cwd = tmp_path / "skill", tmp_path / "models", tmp_path / "cwd"
     for d in (skill / "model", skill / "data", skill / "frames", models, cwd):
         d.mkdir(parents=True)
-    (skill / "model" / "m.onnx").write_bytes(b"")  # the .onnx beside the .om counts
+    (skill / "model" / "m.onnx").write_bytes(b"")  # the simulator's file; no .om anywhere
     (skill / "data" / "bg.png").write_bytes(b"")
     (models / "other.om").write_bytes(b"")
     (cwd / "here.mp4").write_bytes(b"")
@@ -157,9 +158,15 @@ def test_paths_are_resolved_once_against_the_skill_folder(tmp_path, monkeypatch)
     # a model only in the model folder; a file typed relative to the current folder
     cfg = config.load_config(None, ["--model", "x/other.om", "--input", "here.mp4"], **dirs)
     assert cfg.model == str(models / "other.om") and cfg.input == str(cwd / "here.mp4")
-    # a missing input is named with its full path (the camera says it is not found)
+    # a missing input is named with its full path (the camera says it is not found): on the
+    # command line relative to the current folder, in the skill config to the skill folder
     assert config.load_config(None, ["--input", "gone.mp4"], **dirs).input == \
+        str(cwd / "gone.mp4")
+    assert config.load_config({"input": "gone.mp4"}, None, **dirs).input == \
         str(skill / "gone.mp4")
+    cfg = config.load_config({"output": "a.mp4"}, ["--alpha-out", "a", "--output", "b.mp4"],
+                             **dirs)
+    assert (cfg.output, cfg.alpha_out) == (str(cwd / "b.mp4"), str(cwd / "a"))
     # values that are not files stay as they are
     for value in ("", "0", "rtsp://cam/1", "IPC1"):
         assert config.load_config({"input": value}, None, **dirs).input == value

@@ -16,10 +16,12 @@ SMALL = ["--model-width", "128", "--model-height", "72"]
 
 
 @pytest.fixture
-def skill(tmp_path):
-    """A skill folder with a tiny 128x72 model, its aipp.cfg and a generated clip."""
+def skill(tmp_path, monkeypatch):
+    """A skill folder with a tiny 128x72 model, its aipp.cfg and a generated clip; also the
+    current folder, which relative paths on the command line are relative to."""
     make_skill_dir(tmp_path)
     write_clip(tmp_path / "clip.mp4", CLIP_W, CLIP_H, CLIP_N)
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 

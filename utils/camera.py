@@ -1,11 +1,16 @@
 """Frame source with retry and back-off: never a busy loop, never a silent stall.
 
 A live camera (built-in, UVC, IPC/RTSP) that returns nothing or raises is retried with an
-exponentially growing pause (50 ms doubling to 2 s), logged at most every few seconds, and
-reopened after repeated failures. A file source (MP4, or on a PC a folder of images) ends
-cleanly at its end, whether the capture signals that by raising or by returning an empty
-array, or restarts when `loop` is set. UVC cameras deliver BGR: frames are converted to
-NV21 here (odd sizes lose their last row/column, logged once).
+exponentially growing pause (50 ms doubling to 2 s), logged at most every few seconds. One
+that raised is reopened at once (a stream past its read timeout answers nothing more until
+a new VideoCapture is made), one that returns nothing after repeated failures. The time a
+blocking open or read took counts towards `give_up_after`, and a stop request
+(`should_stop()`, a signal) ends the wait within 0.1 s of the pause. A file source (MP4, or
+on a PC a folder of images) ends cleanly at its end, whether the capture signals that by
+raising or by returning an empty array, or restarts when `loop` is set. UVC cameras deliver
+BGR: frames are converted to NV21 here (odd sizes lose their last row/column, logged once);
+a frame too small to convert (1x1, one row) is handed on as it is, for the pipeline to
+reject inside the loop's guard.
 """
 import os
 import time
@@ -45,14 +50,15 @@ def _usable(frame):
 
 def to_nv21(frame: np.ndarray, warn: Optional[Callable[[int, int], None]] = None) -> np.ndarray:
     """NV21 frames pass through; BGR (UVC) frames become NV21, cropped to even sizes
-    (`warn(w, h)` is called when a row/column is dropped)."""
+    (`warn(w, h)` is called when a row/column is dropped). ValueError when nothing usable
+    is left (a 1x1 or one-row picture)."""
     if frame.ndim == 3:
         h, w = frame.shape[:2]
-        if (w | h) & 1:
-            if warn is not None:
-                warn(w, h)
-            frame = frame[:h & ~1, :w & ~1]
-        return nv21.bgr_to_nv21(np.ascontiguousarray(frame))
+        even = frame[:h & ~1, :w & ~1]
+        out = nv21.bgr_to_nv21(np.ascontiguousarray(even))
+        if (w | h) & 1 and warn is not None:
+            warn(w, h)
+        return out
     return frame
 
 
@@ -62,7 +68,7 @@ class FrameReader(object):
 
     def __init__(self, open_capture, name, is_file, loop=False, sleep=time.sleep,
                  clock=time.monotonic, backoff_start=0.05, backoff_max=2.0,
-                 reopen_after=8, give_up_after=None):
+                 reopen_after=8, give_up_after=None, should_stop=None):
         self.open_capture = open_capture
         self.name = name
         self.is_file = is_file
@@ -73,6 +79,7 @@ class FrameReader(object):
         self.backoff_max = backoff_max
         self.reopen_after = reopen_after
         self.give_up_after = give_up_after
+        self.should_stop = should_stop  # () -> True when the run is to end (a signal)
         self.cap = None
         self.frames = 0  # frames delivered in total
         self.frames_since_open = 0
@@ -100,8 +107,13 @@ class FrameReader(object):
         try:
             if self.cap is None:
                 self._open()
+        except Exception as e:
+            return None, "%s: %s" % (type(e).__name__, e)
+        try:
             frame = self.cap.read()
         except Exception as e:
+            if not self.is_file:
+                self._close()  # reopen on the next try: a stream that raised stays dead
             return None, "%s: %s" % (type(e).__name__, e)
         if not _usable(frame):
             return None, "empty frame"
@@ -110,7 +122,7 @@ class FrameReader(object):
     def read(self) -> Optional[np.ndarray]:
         failures = 0
         delay = self.backoff_start
-        started = None
+        started = self.clock()  # a blocking open or read is part of the time without frames
         while True:
             frame, why = self._read_once()
             if frame is not None:
@@ -118,7 +130,10 @@ class FrameReader(object):
                     log.info("input: %s recovered after %d failed reads" % (self.name, failures))
                 self.frames += 1
                 self.frames_since_open += 1
-                return to_nv21(frame, self._warn_odd)
+                try:
+                    return to_nv21(frame, self._warn_odd)
+                except ValueError:
+                    return frame  # the pipeline rejects it, naming its size, and it is skipped
             if self.is_file:
                 if self.loop and self.frames_since_open > 0:
                     log.info("input: end of %s after %d frames, looping"
@@ -133,8 +148,10 @@ class FrameReader(object):
                 return None
             failures += 1
             now = self.clock()
-            if started is None:
-                started = now
+            if self.should_stop is not None and self.should_stop():
+                log.info("input: stopped while waiting for %s (%s)" % (self.name, why))
+                self._close()
+                return None
             if self.give_up_after is not None and now - started >= self.give_up_after:
                 log.error("input: %s failed for %.1f s (%s); giving up"
                           % (self.name, now - started, why))
@@ -143,8 +160,24 @@ class FrameReader(object):
                            % (self.name, why, failures, delay))
             if failures % self.reopen_after == 0:
                 self._close()  # the next try reopens the camera
-            self.sleep(delay)
+            if self._pause(delay):
+                log.info("input: stopped while waiting for %s (%s)" % (self.name, why))
+                self._close()
+                return None
             delay = min(delay * 2.0, self.backoff_max)
+
+    def _pause(self, seconds):
+        """Sleep, in slices of 0.1 s while a stop can be requested; True when it was."""
+        if self.should_stop is None:
+            self.sleep(seconds)
+            return False
+        end = self.clock() + seconds
+        while not self.should_stop():
+            left = end - self.clock()
+            if left <= 0:
+                return False
+            self.sleep(min(left, 0.1))
+        return True
 
     def _warn_odd(self, w, h):
         if not self._warned_odd:
@@ -161,8 +194,9 @@ def open_source(spec: str, video_capture, loop: bool = False, **kw) -> FrameRead
     `video_capture` is hilens.VideoCapture.
 
     '' built-in camera, '0'.. UVC camera, rtsp://... stream, an existing folder of images,
-    a video file; anything else is taken as an IPC camera name from the device config.
-    A video file or folder that does not exist raises ValueError naming it."""
+    an existing file of any type, a name that looks like a file (files.names_a_file); anything
+    else is taken as an IPC camera name from the device config. A file that does not exist
+    raises ValueError naming it."""
     spec = str(spec).strip()
     if spec == "":
         return FrameReader(lambda: video_capture(), "built-in camera", False, **kw)
@@ -178,7 +212,7 @@ def open_source(spec: str, video_capture, loop: bool = False, **kw) -> FrameRead
         def open_folder():
             return first.pop() if first else ImageFolderCapture(spec)
         return FrameReader(open_folder, "image folder %s" % spec, True, loop=loop, **kw)
-    if files.names_a_file(spec):
+    if os.path.isfile(spec) or files.names_a_file(spec):
         if not os.path.isfile(spec):
             raise ValueError("input video %s not found" % spec)
         full = os.path.abspath(spec)

@@ -4,7 +4,9 @@ The same keys come from the HiLens console (`hilens.get_skill_config()`, each it
 `cfg[key]["value"]`) on the device and from command-line flags on a PC (key `blur_size` <->
 flag `--blur-size`). Precedence: default < skill config < command line. A bad value never
 stops the skill: it logs one line naming the key, the value and what was expected, and the
-key keeps its default. Relative file names are resolved here, once (see load_config); what a
+key keeps its default. Relative file names are resolved here, once (see load_config): those
+of the defaults and the skill config against the skill folder, those typed on the command
+line against the current folder, as for any command; what a
 `background` value means (colour, image, ...) is utils.background's, which this module asks.
 """
 import argparse
@@ -42,7 +44,7 @@ def _resolve_source(spec, base_dir, model_dir):
     if spec == "" or spec.isdigit() or "://" in spec:
         return spec
     path = resolve_input(spec, base_dir)
-    if os.path.isdir(path) or files.names_a_file(spec):
+    if os.path.isdir(path) or os.path.isfile(path) or files.names_a_file(spec):
         return path
     return spec
 
@@ -58,17 +60,15 @@ def _resolve_folder(path, base_dir, model_dir):
 
 
 def _resolve_model(path, base_dir, model_dir):
-    """The model relative to the skill folder, else in the model folder (hilens.get_model_dir()).
-    A model counts as present when the .om or the .onnx beside it (which the simulator loads
-    in its place) exists."""
+    """The model relative to the skill folder; one that is not there but is in the model
+    folder (hilens.get_model_dir()) is taken from there. Where neither holds the file, the
+    skill folder's path is kept: hilens.Model loads it or says why not (on a PC the
+    simulator loads its stand-in; the skill does not need to know which file that is)."""
     full = resolve_input(path, base_dir)
-
-    def present(p):
-        return os.path.exists(p) or os.path.exists(os.path.splitext(p)[0] + ".onnx")
-    if present(full) or os.path.isabs(path) or not model_dir:
+    if os.path.exists(full) or os.path.isabs(path) or not model_dir:
         return full
     alt = os.path.join(model_dir, os.path.basename(path))
-    return alt if present(alt) else full
+    return alt if os.path.exists(alt) else full
 
 
 def _resolve_background(spec, base_dir, model_dir):
@@ -139,7 +139,7 @@ class Key(object):
                 else:
                     value = float(str(raw).strip()) if not isinstance(raw, (int, float)) \
                         else float(raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # 400 digits do not make a float
                 raise ValueError("expected " + self.expected())
             if value != value or value in (float("inf"), float("-inf")):
                 raise ValueError("expected " + self.expected())
@@ -306,6 +306,8 @@ def load_config(skill_cfg: Optional[Dict[str, Any]] = None, argv: Optional[List[
     relative path (input, output, alpha_out, model, background file) is resolved here, once,
     against it (a model missing there is looked for in `model_dir`,
     hilens.get_model_dir()): the stages get full paths and never see the skill folder.
+    Paths typed on the command line are the exception: like any command's, they are
+    relative to the current folder (`--output ./x.mp4` lands where the user is).
     """
     on_pc = argv is not None
     values = dict((k.name, k.pc_default if on_pc else k.default) for k in KEYS)
@@ -329,11 +331,14 @@ def load_config(skill_cfg: Optional[Dict[str, Any]] = None, argv: Optional[List[
         ns = build_parser().parse_args(argv)
         sources.append(("command line", [(k.name, getattr(ns, k.name)) for k in KEYS
                                          if getattr(ns, k.name) is not None]))
+    folders = {}  # key -> the folder its relative path is relative to, when not base_dir
     for where, items in sources:
+        here = os.getcwd() if where == "command line" else base_dir
         for name, raw in items:
             key = KEY_BY_NAME[name]
             try:
-                values[name] = key.parse(raw, base_dir)
+                values[name] = key.parse(raw, here)
+                folders[name] = here
             except ValueError as e:
                 log.error("config: %s=%r from the %s is invalid: %s; using %r"
                           % (name, raw, where, e, values[name]))
@@ -346,7 +351,7 @@ def load_config(skill_cfg: Optional[Dict[str, Any]] = None, argv: Optional[List[
             values[lo_name], values[hi_name] = lo_key.default, hi_key.default
     for k in KEYS:
         if k.resolve is not None:
-            values[k.name] = k.resolve(values[k.name], base_dir, model_dir)
+            values[k.name] = k.resolve(values[k.name], folders.get(k.name, base_dir), model_dir)
     return Config(values)
 
 

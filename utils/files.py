@@ -23,6 +23,10 @@ def is_video(path: str) -> bool:
 
 
 def names_a_file(spec: str) -> bool:
-    """Whether an `input` value is meant as a video file rather than a camera name: it has a
-    video extension or a folder part (an IPC camera name has neither)."""
-    return is_video(spec) or os.sep in spec or "/" in spec
+    """Whether an `input` value is meant as a file rather than an IPC camera name: it has a
+    folder part, a video extension or any other extension of 2-4 letters (`.gif`, `.webm`).
+    An IPC camera name such as `door` or `192.168.1.10` has neither; a file that exists is
+    a file whatever its name (utils.camera.open_source)."""
+    ext = extension(spec)[1:]
+    return is_video(spec) or (2 <= len(ext) <= 4 and ext.isalpha()) or os.sep in spec \
+        or "/" in spec
