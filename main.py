@@ -11,17 +11,26 @@ On the device HiLens calls run(work_path); the configuration comes from the cons
 
 Everything between reading a frame and showing it is utils.pipeline.FramePipeline, which
 returns one FrameResult per frame; this file only wires the source, the pipeline and the
-display, and hands each result to utils.report.
+outputs, and hands each result to utils.report.
+
+Stopping and exit status: SIGTERM, SIGHUP (a service manager, `timeout`, a closed terminal)
+and Ctrl-C end the loop after the frame in hand, like the end of a file, so the output is
+finalised by hilens.terminate() and holds every frame counted as shown; a second Ctrl-C
+interrupts at once. run() returns 0 only when frames were shown, every one of them reached the
+outputs and hilens.terminate() reports success; 1 when the run lost or showed nothing (an
+ERROR line says why); 2 when it could not start.
 """
 import os
+import signal
 import sys
+import threading
 import time
 
-import cv2
 import hilens
 
-from utils import config, log, nv21, report
+from utils import config, log, report
 from utils.camera import open_source
+from utils.output import AlphaWriter, Shown, open_display, overwrites
 from utils.pipeline import STAGES, open_pipeline
 
 # Must equal the check value typed when the skill was created in the HiLens console.
@@ -30,18 +39,51 @@ VERIFY = "matting"
 MAX_CONSECUTIVE_CRASHES = 250
 # On a PC a live camera that delivers nothing for this long ends the run; the device waits.
 PC_CAMERA_GIVE_UP_S = 10.0
+STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 
 
-def open_display(spec):
-    """hilens.Display for an `output` value (a file name comes resolved by load_config)."""
-    if spec.lower() == "hdmi":
-        return hilens.Display(hilens.HDMI)
-    if spec.lower().startswith("rtmp://"):
-        return hilens.Display(hilens.RTMP, spec)
-    folder = os.path.dirname(os.path.abspath(spec))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    return hilens.Display(hilens.H264_FILE, spec)
+class StopRequest(object):
+    """A stop asked for by a signal, checked once per frame by the loop (and by the camera
+    while it waits for a source): the frame in hand is finished and counted, then the run
+    ends as at the end of a file. Raising from the handler instead could leave a frame in
+    the recording that was never counted. Calling the object says whether a stop is due."""
+
+    def __init__(self):
+        self.signal_name = ""
+        self._previous = {}
+
+    def __call__(self) -> bool:
+        return bool(self.signal_name)
+
+    def _handle(self, signum, frame):
+        if self.signal_name and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: the user does not want to wait
+        if not self.signal_name:
+            self.signal_name = signal.Signals(signum).name
+
+    def install(self):
+        """Handlers for STOP_SIGNALS (main thread only, Python's rule); one that is ignored
+        (SIG_IGN, e.g. SIGHUP under nohup) stays ignored."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for name in STOP_SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            try:
+                if signal.getsignal(sig) is signal.SIG_IGN:
+                    continue
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except (OSError, RuntimeError, ValueError):
+                pass
+
+    def restore(self):
+        for sig, old in self._previous.items():
+            try:
+                signal.signal(sig, old if old is not None else signal.SIG_DFL)
+            except (OSError, RuntimeError, ValueError):
+                pass
+        self._previous = {}
 
 
 def model_dir():
@@ -52,12 +94,12 @@ def model_dir():
         return None
 
 
-def open_stages(cfg, give_up_after=None):
+def open_stages(cfg, give_up_after=None, should_stop=None):
     """(source, pipeline, display) for the config, or None after one error line naming what
-    could not be opened. Makes the alpha PNG folder."""
+    could not be opened."""
     try:
         source = open_source(cfg.input, hilens.VideoCapture, loop=cfg.loop,
-                             give_up_after=give_up_after)
+                             give_up_after=give_up_after, should_stop=should_stop)
     except ValueError as e:
         log.error("input: %s" % e)
         return None
@@ -68,13 +110,12 @@ def open_stages(cfg, give_up_after=None):
         source.close()
         return None
     try:
-        display = open_display(cfg.output)
+        display = open_display(cfg.output, hilens)
     except Exception as e:
         log.error("output: cannot open %r (%s: %s)" % (cfg.output, type(e).__name__, e))
         source.close()
+        pipeline.close()
         return None
-    if cfg.alpha_out and not os.path.isdir(cfg.alpha_out):
-        os.makedirs(cfg.alpha_out)
     return source, pipeline, display
 
 
@@ -84,52 +125,106 @@ def run(work_path, argv=None):
     if rc != 0:
         log.error("hilens.init failed with %r (check value must be %r)" % (rc, VERIFY))
         return 1
+    stop = StopRequest()
+    stop.install()  # before any display exists, so the skill's handlers are the ones used
+    opened = []  # the display lives until terminate(), which says whether it was finalised
     try:
-        return _run(work_path, argv)
+        try:
+            rc = _run(work_path, argv, stop, opened)
+        finally:
+            done = hilens.terminate()  # finalises the displays (the recording's index)
+            del opened[:]
+        if done not in (0, None):
+            log.error("output incomplete: hilens.terminate() returned %r (the output could "
+                      "not be finalised; the lines above say why)" % (done,))
+            rc = rc or 1
+        return rc
     finally:
-        hilens.terminate()
+        stop.restore()
 
 
-def _run(work_path, argv):
+def _run(work_path, argv, stop, opened):
     cfg = config.load_config(hilens.get_skill_config(), argv, base_dir=work_path,
                              model_dir=model_dir())
-    stages = open_stages(cfg, give_up_after=PC_CAMERA_GIVE_UP_S if argv else None)
+    problems = overwrites(cfg)
+    for text in problems:
+        log.error(text)
+    if problems:
+        return 2
+    try:
+        alpha = AlphaWriter(cfg.alpha_out)
+    except ValueError as e:
+        log.error("alpha_out: %s" % e)
+        return 2
+    stages = open_stages(cfg, give_up_after=PC_CAMERA_GIVE_UP_S if argv is not None else None,
+                         should_stop=stop)
     if stages is None:
         return 2
     source, pipeline, display = stages
+    opened.append(display)
     log.info("matting: input %r, model %s %dx%d, background %r, view %s, output %r"
              % (cfg.input or "built-in camera", cfg.model, cfg.model_width, cfg.model_height,
                 cfg.background, cfg.view, cfg.output))
     stats = report.Stats(("read",) + STAGES + ("show", "total"))
     progress = report.Progress(cfg.progress)
+    presence = report.PresenceWatch()
+    shown = Shown(display, cfg.output)
     try:
-        loop(cfg, source, pipeline, display, stats, progress)
+        loop(cfg, source, pipeline, shown, alpha, stats, progress, presence, stop)
     except KeyboardInterrupt:
         log.info("stopped by the user")
     finally:
         progress.close(stats)
         source.close()
         pipeline.close()
-    for text in stats.summary_lines():
+    if stop():
+        log.info("stopped by %s after %d frame(s)" % (stop.signal_name, stats.frames))
+    lines = stats.summary_lines() + [shown.summary()]
+    if alpha.enabled:
+        lines.append(alpha.summary())
+    for text in lines:
         if argv is not None:
             print("summary: " + text)  # PC: stdout, so scripts can read it
         else:
             log.info("summary: " + text)  # the device has only the log
+    sys.stdout.flush()
+    return outcome(stats, shown, alpha)
+
+
+def outcome(stats, shown, alpha):
+    """0 when frames were shown, every processed frame reached the outputs and inference
+    worked at least once; else 1, after one ERROR line per reason."""
+    problems = []
     if stats.frames == 0:
-        log.error("no frame was processed")
-        return 1
-    return 0
+        problems.append("no frame was processed")
+    elif shown.shown == 0:
+        problems.append("no frame was shown: the output %s refused all %d (show returned %s)"
+                        % (shown.name, shown.not_shown, shown.codes()))
+    elif shown.not_shown:
+        problems.append("output incomplete: %d of %d frame(s) were not shown on %s (show "
+                        "returned %s)" % (shown.not_shown, stats.frames, shown.name,
+                                          shown.codes()))
+    if stats.frames and stats.failed == stats.frames:
+        problems.append("inference failed on every frame (%d): the output shows the input "
+                        "untouched" % stats.frames)
+    if alpha.failed:
+        problems.append("alpha PNGs incomplete: %d of %d not written to %s (%s)"
+                        % (alpha.failed, alpha.failed + alpha.written, alpha.folder,
+                           alpha.last_error))
+    for text in problems:
+        log.error(text)
+    return 1 if problems else 0
 
 
-def loop(cfg, source, pipeline, display, stats, progress):
+def loop(cfg, source, pipeline, shown, alpha, stats, progress, presence, stop):
     """Read, process, show (and write the alpha) until the source ends, `max_frames` is
-    reached or unexpected errors persist. A bad frame is skipped, never fatal."""
+    reached, a stop is requested or unexpected errors persist. A bad frame is skipped,
+    never fatal."""
     frame_log = log.Throttle(5.0)
-    show_log = log.Throttle(5.0)
     index = -1  # input frame index (names the alpha PNGs)
     crashes = 0
     last_report = time.perf_counter()
-    while True:
+    while not stop():
         t0 = time.perf_counter()
         frame = source.read()
         if frame is None:
@@ -152,20 +247,21 @@ def loop(cfg, source, pipeline, display, stats, progress):
                 return
             continue
         t2 = time.perf_counter()
-        ret = display.show(result.output)
-        if ret not in (None, 0):
-            show_log("error", "output: show returned %r for a %dx%d frame"
-                     % ((ret,) + nv21.nv21_size(result.output)))
+        shown.show(result.output)
         t3 = time.perf_counter()
-        if cfg.alpha_out:
-            cv2.imwrite(os.path.join(cfg.alpha_out, "%06d.png" % index), result.alpha)
+        if alpha.enabled:
+            alpha.write(index, result.alpha)
         ms = dict(read=(t1 - t0) * 1000.0, **result.stage_ms)
         ms.update(show=(t3 - t2) * 1000.0, total=(time.perf_counter() - t0) * 1000.0)
         stats.add(ms, result.ok, result.resets)
+        presence.update(result.alpha, result.ok)
         progress.update(stats)
         if cfg.stats_interval > 0 and t3 - last_report >= cfg.stats_interval:
             last_report = t3
             log.info("stats: " + stats.window_line())
+            nobody = presence.line()
+            if nobody:
+                log.warning(nobody)
         if cfg.max_frames and stats.frames >= cfg.max_frames:
             return
 

@@ -68,11 +68,279 @@ def errors(logged):
 
 # -- stopping by signal ----------------------------------------------------------------------
 
+def start_skill(skill, *args, prefix=()):
+    cmd = list(prefix) + [sys.executable, MAIN] + SMALL + [
+        "--model", str(skill / "model" / "matting.om"), "--input", "clip.mp4", "--loop",
+        "--stats-interval", "0.2", "--progress", "false"] + list(args)
+    env = dict(os.environ)
+    env.pop("HILENS_HDMI_OUTPUT", None)
+    return subprocess.Popen(cmd, cwd=str(skill), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, env=env)
+
+
+def wait_for_frames(child, n):
+    """Read the child's log until its "stats:" lines add up to n frames; the lines read."""
+    total, seen = 0, []
+    for line in child.stderr:
+        seen.append(line)
+        m = re.search(r"stats: (\d+) frames", line)
+        if m:
+            total += int(m.group(1))
+            if total >= n:
+                return seen
+    raise AssertionError("the skill ended before %d frames:\n%s" % (n, "".join(seen)))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stop_signal_finalises_the_recording_with_every_frame_shown(skill, sig):
+    child = start_skill(skill, "--output", "out.mp4")
+    seen = wait_for_frames(child, 40)
+    child.send_signal(sig)
+    out, err = child.communicate(timeout=60)
+    err = "".join(seen) + err
+    assert child.returncode == 0, err
+    shown = summary_shown(out)
+    assert shown >= 40
+    assert decodable(skill / "out.mp4") == shown  # exact: frames written == frames shown
+    assert "stopped by %s" % signal.Signals(sig).name in err and "Traceback" not in err
+
+
+def test_the_timeout_command_leaves_a_complete_recording(skill):
+    child = start_skill(skill, "--output", "out.mp4", prefix=["timeout", "-s", "TERM", "6"])
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 124, err  # timeout's own status: it had to stop the command
+    shown = summary_shown(out)
+    assert shown > 0 and decodable(skill / "out.mp4") == shown, err
+    assert "stopped by SIGTERM" in err
+
+
+def test_a_3000_frame_run_stopped_by_a_service_manager_in_the_middle_is_playable(skill):
+    child = start_skill(skill, "--output", "long.mp4", "--max-frames", "3000")
+    seen = wait_for_frames(child, 1500)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, "".join(seen) + err
+    shown = summary_shown(out)
+    assert 1500 <= shown < 3000, out
+    assert decodable(skill / "long.mp4") == shown
+
+
+def test_signal_handlers_are_restored_when_run_returns(skill):
+    before = [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)]
+    assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "o.mp4"]) == 0
+    assert [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)] == before
+
+
 # -- outputs that would destroy inputs -------------------------------------------------------
+
+class Opened(object):
+    """Records every hilens VideoCapture, Model and Display made."""
+
+    def __init__(self, monkeypatch):
+        self.made = []
+        for name in ("VideoCapture", "Model", "Display"):
+            real = getattr(hilens, name)
+            monkeypatch.setattr(hilens, name, self._wrap(name, real))
+
+    def _wrap(self, name, real):
+        def make(*args, **kw):
+            self.made.append(name)
+            return real(*args, **kw)
+        return make
+
+
+@pytest.mark.parametrize("spelling", ["clip.mp4", "./clip.mp4", "{abs}", "link.mp4"])
+def test_output_equal_to_the_input_is_refused_before_anything_is_opened(skill, monkeypatch,
+                                                                        logged, spelling):
+    os.symlink(str(skill / "clip.mp4"), str(skill / "link.mp4"))
+    before = (skill / "clip.mp4").read_bytes()
+    opened = Opened(monkeypatch)
+    output = spelling.format(abs=str(skill / "clip.mp4"))
+    assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", output]) == 2
+    assert (skill / "clip.mp4").read_bytes() == before and opened.made == []
+    assert len(errors(logged)) == 1 and "refusing to overwrite" in errors(logged)[0]
+
+
+def test_output_equal_to_the_background_video_is_refused(skill, logged):
+    shutil.copy(str(skill / "clip.mp4"), str(skill / "bg.mp4"))
+    before = (skill / "bg.mp4").read_bytes()
+    assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--background", "bg.mp4",
+                                         "--output", "bg.mp4"]) == 2
+    assert (skill / "bg.mp4").read_bytes() == before
+    assert "background" in errors(logged)[0]
+
+
+def test_alpha_out_equal_to_the_input_folder_is_refused(skill, monkeypatch, logged):
+    folder = skill / "pics"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / ("%06d.png" % i)), scene(W, H, (i, 0, 99, 99), as_bgr=True))
+    before = dict((p.name, p.read_bytes()) for p in folder.iterdir())
+    opened = Opened(monkeypatch)
+    assert main.run(str(skill), SMALL + ["--input", "pics", "--output", "o.mp4",
+                                         "--alpha-out", "./pics/"]) == 2
+    assert dict((p.name, p.read_bytes()) for p in folder.iterdir()) == before
+    assert opened.made == [] and "refusing to overwrite its pictures" in errors(logged)[0]
+
 
 # -- alpha PNG failures ----------------------------------------------------------------------
 
+def test_alpha_out_naming_a_file_or_under_a_file_stops_with_one_line(skill, logged):
+    (skill / "afile").write_text("not a folder")
+    for target, needle in (("afile", "is a file"), ("afile/alpha", "cannot create")):
+        del logged[:]
+        rc = main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "o.mp4",
+                                           "--alpha-out", target])
+        assert rc == 2 and len(errors(logged)) == 1, logged
+        assert errors(logged)[0].startswith("alpha_out: ") and needle in errors(logged)[0]
+
+
+class ReadOnlyFolder(object):
+    """A folder nobody can write into: a read-only tmpfs when running as root (permissions
+    do not stop root), a chmod 555 folder otherwise."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        os.makedirs(self.path)
+        self.mounted = False
+        if os.geteuid() == 0:
+            res = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", self.path],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if res.returncode != 0:
+                pytest.skip("running as root without permission to mount a read-only tmpfs "
+                            "(%s); no read-only folder can be made" % res.stdout.strip())
+            self.mounted = True
+        else:
+            os.chmod(self.path, 0o555)
+
+    def close(self):
+        if self.mounted:
+            subprocess.run(["umount", self.path])
+        else:
+            os.chmod(self.path, 0o755)
+
+
+class SmallDisk(object):
+    """A tmpfs of `size` bytes (root only), or None where it cannot be mounted."""
+
+    @staticmethod
+    def mount(path, size):
+        os.makedirs(str(path))
+        if os.geteuid() != 0:
+            return False
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", str(path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return res.returncode == 0
+
+    @staticmethod
+    def umount(path):
+        subprocess.run(["umount", str(path)])
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    ro = ReadOnlyFolder(tmp_path / "ro")
+    yield ro.path
+    ro.close()
+
+
+def test_alpha_out_in_a_read_only_folder_stops_with_one_line(skill, read_only, logged):
+    rc = main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "o.mp4",
+                                       "--alpha-out", read_only])
+    assert rc == 2 and len(errors(logged)) == 1
+    assert "cannot write into the folder" in errors(logged)[0] and read_only in errors(logged)[0]
+
+
+def test_alpha_pngs_that_hit_a_full_disk_are_counted_and_end_the_run_non_zero(skill, logged,
+                                                                                capsys):
+    alpha = skill / "alpha"
+    alpha.mkdir()
+    for i in (3, 4, 5):  # writing to /dev/full fails with ENOSPC, as on a full disk
+        os.symlink("/dev/full", str(alpha / ("%06d.png" % i)))
+    rc = main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "o.mp4",
+                                       "--alpha-out", "alpha"])
+    assert rc == 1
+    out = capsys.readouterr().out
+    assert "alpha_out %s: %d PNG(s) written, 3 not written" % (alpha, N - 3) in out, out
+    lines = [m for m in errors(logged) if "alpha" in m]
+    assert 1 <= len(lines) <= 2 and "No space left on device" in lines[0]
+    assert sorted(os.listdir(str(alpha))) == ["%06d.png" % i for i in range(N) if i not in (3, 4, 5)]
+    assert decodable(skill / "o.mp4") == N  # the video itself is complete
+
+
+def test_alpha_pngs_on_a_real_full_disk(skill, logged, capsys):
+    disk = skill / "disk"
+    if not SmallDisk.mount(disk, 256 * 1024):
+        pytest.skip("a small tmpfs needs root; the /dev/full test covers the same path")
+    try:
+        with open(str(disk / "filler"), "wb") as f:  # leave about 12 KiB
+            f.write(b"\0" * (256 - 12) * 1024)
+        rc = main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "o.mp4",
+                                           "--alpha-out", str(disk / "a")])
+        out = capsys.readouterr().out
+        m = re.search(r"(\d+) PNG\(s\) written, (\d+) not written", out)
+        assert rc == 1 and m and int(m.group(1)) + int(m.group(2)) == N, out
+        names = os.listdir(str(disk / "a"))
+        assert len(names) == int(m.group(1))
+        assert all(cv2.imread(str(disk / "a" / n), cv2.IMREAD_UNCHANGED) is not None for n in names)
+    finally:
+        SmallDisk.umount(disk)
+
+
 # -- the display and the exit status ---------------------------------------------------------
+
+def test_output_that_is_a_folder_or_read_only_stops_with_one_line(skill, read_only, logged):
+    (skill / "outdir").mkdir()
+    for output in ("outdir", os.path.join(read_only, "x.mp4")):
+        del logged[:]
+        assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", output]) == 2
+        assert len(errors(logged)) == 1 and errors(logged)[0].startswith("output: cannot open")
+    assert os.listdir(str(skill / "outdir")) == [] and not (skill / "outdir.part.mp4").exists()
+
+
+def test_hdmi_smaller_than_its_minimum_ends_non_zero_saying_why(skill, monkeypatch, logged):
+    write_clip(skill / "tiny.mp4", 96, 64, 10)
+    monkeypatch.setenv("HILENS_HDMI_OUTPUT", str(skill / "hdmi.mp4"))
+    assert main.run(str(skill), SMALL + ["--input", "tiny.mp4"]) == 1
+    assert any("no frame was shown" in m and "refused all 10" in m for m in errors(logged))
+    assert any("output incomplete: hilens.terminate() returned" in m for m in errors(logged))
+
+
+def test_frames_the_display_refuses_are_not_counted_as_shown(skill, monkeypatch, logged, capsys):
+    real = hilens.Display.show
+    calls = []
+
+    def flaky(self, frame):
+        calls.append(1)
+        return 9 if len(calls) % 3 == 0 else real(self, frame)  # WRITE_ERROR: no room
+    monkeypatch.setattr(hilens.Display, "show", flaky)
+    assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "o.mp4"]) == 1
+    out = capsys.readouterr().out
+    assert "20 frame(s) shown, 10 not shown (show returned 10 x 9)" in out
+    assert decodable(skill / "o.mp4") == 20
+    assert any("output incomplete: 10 of 30" in m for m in errors(logged))
+    assert len([m for m in errors(logged) if "show returned 9" in m]) <= 3  # throttled
+
+
+def test_output_on_a_full_disk_ends_non_zero(skill, logged, capsys):
+    disk = skill / "disk"
+    if not SmallDisk.mount(disk, 880 * 1024):  # room for a few 640x360 frames only
+        pytest.skip("a small tmpfs needs root; the refused-frames test covers the same path")
+    try:
+        rng = np.random.default_rng(1)  # noise: large frames, so the writer flushes soon
+        writer = cv2.VideoWriter(str(skill / "big.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25,
+                                 (640, 360))
+        for _ in range(60):
+            writer.write(rng.integers(0, 256, (360, 640, 3), dtype=np.uint8))
+        writer.release()
+        rc = main.run(str(skill), SMALL + ["--input", "big.mp4", "--output", str(disk / "o.mp4")])
+        out = capsys.readouterr().out
+        shown = summary_shown(out)
+        assert rc == 1 and 0 < shown < 60 and "not shown (show returned" in out
+        assert decodable(disk / "o.mp4") == shown  # what was counted is what plays
+    finally:
+        SmallDisk.umount(disk)
+
 
 # -- frames, values and sources --------------------------------------------------------------
 
@@ -235,6 +503,64 @@ def test_relative_paths_on_the_command_line_are_relative_to_the_current_folder(s
     monkeypatch.setenv("HILENS_SKILL_CONFIG", str(skill / "cfg.json"))
     assert main.run(str(skill), SMALL) == 0
     assert decodable(skill / "y.mp4") == 5 and not (here / "y.mp4").exists()
+
+
+def write_empty_room(path, n):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (W, H))
+    for i in range(n):
+        writer.write(scene(W, H, bg=(40 + i % 3, 40, 40), as_bgr=True))
+    writer.release()
+
+
+def test_no_person_for_a_long_time_logs_one_line_per_interval(skill, logged):
+    write_empty_room(skill / "room.mp4", 20)
+    assert main.run(str(skill), SMALL + ["--input", "room.mp4", "--output", "r.mp4", "--loop",
+                                         "--max-frames", "400", "--stats-interval",
+                                         "0.05"]) == 0
+    lines = [m for lvl, m in logged if "no person" in m]
+    stats = [m for lvl, m in logged if m.startswith("stats: ")]
+    assert lines and len(lines) == len(stats), (lines, stats)  # one per interval
+    assert re.match(r"no person found in the last [\d.]+ s \(\d+ frames\)", lines[0]), lines[0]
+    del logged[:]
+    assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", "c.mp4", "--loop",
+                                         "--max-frames", "400", "--stats-interval",
+                                         "0.05"]) == 0
+    assert not [m for lvl, m in logged if "no person" in m]
+
+
+def test_a_person_is_found_from_the_matte_area_alone():
+    from utils.report import PresenceWatch, person_found
+    matte = np.zeros((720, 1280), np.uint8)
+    assert not person_found(matte)
+    matte[300:340, 600:640] = 255  # a person 40 px tall, far away: 0.17% of the frame
+    assert person_found(matte)
+    matte[:] = 0
+    matte[300:312, 600:612] = 255  # a 12 x 12 speck: 0.016%
+    assert not person_found(matte)
+    clock = Clock()
+    watch = PresenceWatch(clock)
+    for _ in range(3):
+        watch.update(matte, ok=True)
+    watch.update(np.full((720, 1280), 255, np.uint8), ok=False)  # no matte: not counted
+    clock.t = 60.0
+    assert watch.line() == "no person found in the last 60 s (3 frames)"
+    assert watch.line() == ""  # a new interval with no matte made is not reported
+
+
+def test_a_one_frame_background_video_is_read_once(tmp_path, monkeypatch):
+    write_clip(tmp_path / "still.mp4", 160, 90, 1)
+    opened = []
+    real = cv2.VideoCapture
+
+    def counting(*args):
+        opened.append(args)
+        return real(*args)
+    monkeypatch.setattr(cv2, "VideoCapture", counting)
+    bg = Background(str(tmp_path / "still.mp4"))
+    frames = [bg.frame(W, H).copy() for _ in range(20)]
+    assert len(opened) == 1, len(opened)
+    assert all(np.array_equal(f, frames[0]) for f in frames)
+    assert frames[0][:H].std() > 5  # the picture, not the grey fallback
 
 
 def test_device_code_does_not_know_the_simulator_loads_onnx_files():

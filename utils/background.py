@@ -3,7 +3,8 @@
 Kinds (the `background` key): an image (scaled to cover the frame, converted to NV21 once
 per frame size and cached), a colour, `green` (green screen), `blur` (the live frame
 blurred at model size, then scaled up: a strong blur for the cost of two small filters),
-a looping video file, and `alpha` (no background: the pipeline outputs the matte itself).
+a looping video file (one of a single frame is read once and kept as a still image), and
+`alpha` (no background: the pipeline outputs the matte itself).
 A background that cannot be loaded logs one line and becomes a plain grey, so a bad file
 never stops the skill. File names arrive resolved (utils.config.load_config).
 """
@@ -83,6 +84,7 @@ class Background(object):
         self.image = None
         self.video = None
         self.video_path = None
+        self.video_frames = 0  # frames read since the video was (re)started
         self.color = None
         self.cache = {}  # (w, h) -> NV21 for the still kinds
         self.buf = None  # NV21 for the per-frame kinds (blur, video)
@@ -155,7 +157,16 @@ class Background(object):
 
     def _video_frame(self, w, h):
         ok, img = self.video.read()
+        if (not ok or img is None) and self.video_frames == 1:
+            # A one-frame "video" is a picture: keep it instead of reopening it every frame.
+            log.info("background: video %s has one frame; used as a still picture"
+                     % self.video_path)
+            self.video.release()
+            self.video = None
+            self.kind = "image"
+            return self._still(w, h)
         if not ok or img is None:
+            self.video_frames = 0
             # Loop: rewind; some backends cannot seek, so reopen when rewinding fails.
             self.video.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, img = self.video.read()
@@ -167,6 +178,9 @@ class Background(object):
             log.error("background: video %s gives no frames; using grey" % self.video_path)
             self._fallback()
             return self._still(w, h)
+        self.video_frames += 1
+        if self.video_frames == 1:
+            self.image = img  # the picture, should the video turn out to have no other
         out = self._frame_buffer(w, h)
         return nv21.bgr_to_nv21(np.ascontiguousarray(cover(img, w, h)), out=out)
 

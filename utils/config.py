@@ -189,7 +189,8 @@ KEYS = [
         resolve=_resolve_folder),
     Key("progress", "bool", False, "progress line with frames/s on stderr", pc_default=True),
     Key("stats_interval", "float", 60.0,
-        "seconds between timing summaries in the log while running (0: only at the end)",
+        "seconds between timing summaries (and 'no person found' lines) in the log while "
+        "running (0: only at the end)",
         lo=0.0, hi=86400.0),
     Key("model", "str", "model/matting.om", "model file (.om; the simulator loads the .onnx)",
         resolve=_resolve_model),

@@ -4,11 +4,14 @@ Stats adds up the per-stage milliseconds of every frame (read, the pipeline's st
 total; a stage it has not seen before gets a column of its own, before `total`) and what
 happened to it:
 shown untouched because inference failed, why the temporal state was reset, skipped.
-The summary at the end and the periodic "stats:" log lines are made from it.
+The summary at the end and the periodic "stats:" log lines are made from it. PresenceWatch
+says when nobody was seen for a whole log interval.
 """
 import sys
 import time
 from typing import Dict, List, Mapping, Sequence
+
+import numpy as np
 
 from utils import log
 
@@ -119,3 +122,45 @@ class Progress(object):
                 self.stream.flush()
             if self._clear in log.listeners:
                 log.listeners.remove(self._clear)
+
+
+# A matte "holds a person" when at least this share of it is foreground (alpha >= 128): about
+# 30 x 30 pixels of a 1280x720 frame, a person far away. It is read from the matte alone, so
+# it means the same whichever segmenter made the matte.
+PERSON_MIN_AREA = 0.001
+
+
+def person_found(alpha: np.ndarray, min_area: float = PERSON_MIN_AREA) -> bool:
+    """Whether a uint8 matte holds a person (sampled at every 4th row and column)."""
+    sample = alpha[::4, ::4]
+    return np.count_nonzero(sample >= 128) >= max(1.0, min_area * sample.size)
+
+
+class PresenceWatch(object):
+    """Whether anyone was seen in each log interval: a kiosk whose camera points the wrong
+    way, or at a crowd too far away, says so instead of staying silent. `update()` takes
+    each frame's matte; `line()` ends the interval and gives "no person found in the last
+    60 s (1500 frames)" when no matte of it held a person ('' otherwise, or when no matte
+    was made, e.g. while inference failed)."""
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.start = clock()
+        self.frames = 0  # frames with a matte in this interval
+        self.with_person = 0
+
+    def update(self, alpha: np.ndarray, ok: bool = True) -> None:
+        if ok:
+            self.frames += 1
+            if self.with_person == 0 and person_found(alpha):
+                self.with_person = 1  # one is enough: the rest of the interval is not looked at
+
+    def line(self) -> str:
+        now = self.clock()
+        seconds = now - self.start
+        text = ""
+        if self.frames and not self.with_person:
+            text = "no person found in the last %s s (%d frames)" % (
+                "%.0f" % seconds if seconds >= 10 else "%.1f" % seconds, self.frames)
+        self.start, self.frames, self.with_person = now, 0, 0
+        return text
