@@ -145,6 +145,7 @@ def test_convert_aipp_csc_is_the_inverse_of_bt601_narrow(cfg):
         assert np.abs(out - values / 255.0).max() < 1e-6
 
 
+@pytest.mark.shared_data("hsd")
 def test_convert_aipp_nv21_path_equals_rgb_path(cfg, model_inputs, frames, session):
     shape = model_inputs[0][1]
     sim = AippOp(load_aipp_file(str(AIPP_CFG))[0], shape)
@@ -170,6 +171,7 @@ def test_convert_aipp_nv21_path_equals_rgb_path(cfg, model_inputs, frames, sessi
     assert not bad, "alpha (mean, share > 0.01, max) outside the limits: %s" % bad
 
 
+@pytest.mark.shared_data("hsd")
 def test_convert_aipp_wrong_range_or_order_would_be_caught(cfg, frames, session):
     """The comparison above can fail: the full-range (JPEG) table or NV12 order miss it, on
     the inputs and on alpha."""

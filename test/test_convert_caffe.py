@@ -163,6 +163,7 @@ def _torch_probes(model, feed):
 
 
 @pytest.mark.parametrize("variant,prev_alpha", [("landscape", True), ("square", False)])
+@pytest.mark.shared_data("hsd")
 def test_convert_caffe_module_walk_equals_pytorch(tmp_path, variant, prev_alpha):
     """Any weights: every stage of the exported net equals the PyTorch module (OpenCV runs it)."""
     torch.set_num_threads(1)
@@ -195,6 +196,7 @@ def test_convert_caffe_shipped_files_are_current(tmp_path):
     assert pathlib.Path(weights).read_bytes() == CAFFEMODEL.read_bytes()
 
 
+@pytest.mark.shared_data("hsd")
 def test_convert_caffe_opencv_matches_onnx_runtime_on_real_frames():
     diffs = export_caffe.compare_with_onnx(PROTOTXT, CAFFEMODEL, ONNX_MODEL, count=16)
     # same engine (OpenCV) on both files: only the conversion differs

@@ -80,6 +80,7 @@ CAFFE_BOUNDS = {"boxes": 5e-3, "logits": 5e-3, "alpha": 1e-2, "landmarks": 5e-3,
 
 
 @pytest.mark.parametrize("stem", sorted(CONTRACTS))
+@pytest.mark.shared_data("hsd", "ccp", "davis", "videos")
 def test_caffe_under_opencv_matches_onnx_runtime_on_real_frames(caffe_vs_onnx, stem):
     worst, frames = caffe_vs_onnx[stem]
     assert frames >= 14
@@ -122,6 +123,7 @@ def test_caffe_relu6_from_allowed_layers():
     np.testing.assert_allclose(_opencv(b, x), np.clip(x, 0, 6), atol=1e-6)
 
 
+@pytest.mark.shared_data("hsd", "ccp", "davis", "videos")
 def test_opencv_runs_the_exported_files_as_written(caffe_dir):
     feeds = export_pose_caffe.verification_inputs("person_detector")[:1]
     boxes, logits = run_opencv_caffe(caffe_dir / "person_detector.prototxt",
@@ -154,6 +156,7 @@ def test_simulator_gives_each_model_its_own_aipp():
         assert np.allclose(tensor[:, :, size // 2:], white, atol=0.01)
 
 
+@pytest.mark.shared_data("hsd", "ccp", "davis", "videos")
 def test_simulator_detects_and_segments_from_nv21():
     """The NV21 path (simulated AIPP) finds the same person as the RGB path."""
     import hilens

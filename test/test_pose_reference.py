@@ -22,6 +22,7 @@ import torch
 from tools.model import pose_check, pose_frames
 
 torch.set_num_threads(1)
+SHARED = pytest.mark.shared_data("hsd", "ccp", "davis", "videos")  # the frames
 
 RAW_BOUNDS = {"det_box": 1e-4, "det_score": 1e-4, "lm_xyz": 1e-4, "lm_vis": 1e-4,
               "presence": 1e-4, "world": 1e-3, "heatmap": 1e-3, "alpha_frac": 1e-3,
@@ -51,6 +52,7 @@ def _check(row, bounds, where):
 
 @pytest.mark.parametrize("impl", ["torch", "onnx"])
 @pytest.mark.parametrize("name", pose_frames.RAW)
+@SHARED
 def test_raw_outputs_match_tflite(nets, impl, name):
     fx, frame = _frame(name)
     row = pose_check.compare_raw(fx, frame, *nets[impl])
@@ -60,6 +62,7 @@ def test_raw_outputs_match_tflite(nets, impl, name):
 
 @pytest.mark.parametrize("impl", ["torch", "onnx"])
 @pytest.mark.parametrize("name", list(pose_frames.FRAMES))
+@SHARED
 def test_pipeline_matches_mediapipe(nets, impl, name):
     fx, frame = _frame(name)
     row = pose_check.compare_outputs(fx, frame, *nets[impl], refines_all=impl == "torch")

@@ -443,7 +443,8 @@ MAX_DIFF_VS_ORT = 2e-4
 def compare_with_onnx(prototxt, caffemodel, onnx_path, count=8, seed=0):
     """Per-frame max |alpha difference| of OpenCV(Caffe files) against ONNX Runtime and against
     OpenCV's own run of the ONNX file, over `count` real frames."""
-    import onnxruntime as ort
+    from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
+    ort = import_onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])

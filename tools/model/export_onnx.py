@@ -214,7 +214,8 @@ def export_onnx(model, path, opset=11):
 
 def onnx_matches_torch(model, path, inputs=None):
     """Max abs difference between onnxruntime on `path` and the PyTorch model."""
-    import onnxruntime as ort
+    from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
+    ort = import_onnxruntime()
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1

@@ -248,7 +248,8 @@ def verification_inputs(stem):
 def compare_with_onnx(stem, caffe_dir=MODEL_DIR, onnx_dir=MODEL_DIR):
     """({output: max abs difference}, frames) of OpenCV running caffe_dir/<stem>.prototxt and
     .caffemodel against ONNX Runtime running onnx_dir/<stem>.onnx, over the fixture frames."""
-    import onnxruntime as ort
+    from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
+    ort = import_onnxruntime()
     caffe_dir = pathlib.Path(caffe_dir)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1

@@ -93,7 +93,8 @@ def export(model, path, output_names, doc, opset=11):
 def onnx_vs_torch(model, path, inputs):
     """Max abs difference per output between ONNX Runtime on `path` and the PyTorch model,
     over `inputs` (NCHW float32 arrays)."""
-    import onnxruntime as ort
+    from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
+    ort = import_onnxruntime()
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1

@@ -143,7 +143,8 @@ def reference_diff(net, images, masks, batch=16):
 
 
 def _onnx_reference_diff(path, images, masks):
-    import onnxruntime as ort
+    from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
+    ort = import_onnxruntime()
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2

@@ -97,7 +97,8 @@ def torch_landmark(net):
 
 
 def _ort_session(path, threads=1):
-    import onnxruntime as ort
+    from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
+    ort = import_onnxruntime()
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads

@@ -173,11 +173,13 @@ def main(argv=None):
 
 
 def run_cli(argv=None):
-    """main() for the shell: a missing file (--data, --init, --resume, the shared data) ends it
-    with its one-line message instead of a traceback."""
+    """main() for the shell: a missing file (--data, --init, --resume, the shared data) or a
+    checkpoint that is not plain data (loop.load_checkpoint) ends it with its one-line
+    message instead of a traceback."""
+    import pickle
     try:
         main(argv)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, pickle.UnpicklingError) as exc:
         raise SystemExit("python -m tools.train: error: %s" % exc)
 
 

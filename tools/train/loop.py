@@ -41,7 +41,7 @@ def build_model(init: str, variant: str = "landscape") -> SelfieSegNet:
         if not path.is_file():
             raise FileNotFoundError("--init: no such checkpoint %s (or use mediapipe/random)"
                                     % path)
-        model.load_state_dict(torch.load(path, map_location="cpu")["model"])
+        model.load_state_dict(load_checkpoint(path, "--init")["model"])
     return model
 
 
@@ -110,6 +110,20 @@ def validate(model, val: dict, chunk: int = 16) -> dict:
             # how much the network listens to the prior: first-conv weight size, prior vs RGB
             "prior_weight_ratio": float(model.stem.conv.weight[:, 3].abs().mean()
                                         / model.stem.conv.weight[:, :3].abs().mean())}
+
+
+def load_checkpoint(path, flag: str = "checkpoint") -> dict:
+    """A checkpoint written by save_checkpoint, loaded with torch's weights-only unpickler:
+    tensors, numbers, strings and containers only, so a crafted last.pt cannot run code.
+    Anything else is refused with one line (pickle.UnpicklingError) naming the file."""
+    import pickle
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise pickle.UnpicklingError("%s: %s is not a plain checkpoint of this tool (only "
+                                     "tensors, numbers, strings and containers are loaded): "
+                                     "%s" % (flag, path, first)) from None
 
 
 def save_checkpoint(path: pathlib.Path, model, opt, step: int, history: dict, args) -> None:
@@ -193,7 +207,7 @@ def train(args) -> dict:
     if args.resume:
         if not ckpt.is_file():
             raise FileNotFoundError("--resume: no checkpoint %s" % ckpt)
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = load_checkpoint(ckpt, "--resume")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start, history = state["step"], state["history"]
