@@ -262,8 +262,8 @@ def test_alpha_pngs_that_hit_a_full_disk_are_counted_and_end_the_run_non_zero(sk
     assert rc == 1
     out = capsys.readouterr().out
     assert "alpha_out %s: %d PNG(s) written, 3 not written" % (alpha, N - 3) in out, out
-    lines = [m for m in errors(logged) if "alpha" in m]
-    assert 1 <= len(lines) <= 2 and "No space left on device" in lines[0]
+    lines = [m for m in errors(logged) if m.startswith("alpha_out: cannot write")]
+    assert 1 <= len(lines) <= 2 and "No space left on device" in lines[0]  # throttled
     assert sorted(os.listdir(str(alpha))) == ["%06d.png" % i for i in range(N) if i not in (3, 4, 5)]
     assert decodable(skill / "o.mp4") == N  # the video itself is complete
 
@@ -294,7 +294,8 @@ def test_output_that_is_a_folder_or_read_only_stops_with_one_line(skill, read_on
     for output in ("outdir", os.path.join(read_only, "x.mp4")):
         del logged[:]
         assert main.run(str(skill), SMALL + ["--input", "clip.mp4", "--output", output]) == 2
-        assert len(errors(logged)) == 1 and errors(logged)[0].startswith("output: cannot open")
+        lines = [m for m in errors(logged) if m.startswith("output")]
+        assert len(lines) == 1 and lines[0].startswith("output: cannot open")
     assert os.listdir(str(skill / "outdir")) == [] and not (skill / "outdir.part.mp4").exists()
 
 
@@ -342,7 +343,47 @@ def test_output_on_a_full_disk_ends_non_zero(skill, logged, capsys):
         SmallDisk.umount(disk)
 
 
+def test_every_frame_failing_inference_ends_non_zero(skill, monkeypatch, logged):
+    # the 128x72 model with the default 256x144 inputs: refused on every frame
+    calls = []
+    real = hilens.Model.infer
+
+    def counted(self, inputs):
+        calls.append(len(inputs))
+        return real(self, inputs)
+    monkeypatch.setattr(hilens.Model, "infer", counted)
+    assert main.run(str(skill), ["--background", "#5a5a5a", "--input", "clip.mp4",
+                                 "--output", "o.mp4"]) == 1
+    assert decodable(skill / "o.mp4") == N  # still shown, untouched
+    assert any("inference failed on every frame (%d)" % N in m for m in errors(logged))
+    assert len(calls) <= 4, calls  # backed off: not twice a frame for ever
+    first = [m for m in errors(logged) if "matting model" in m][0]
+    assert "refused" in first and "sent" in first and "expected" not in first, first
+    assert "256x144" in first and "55296 bytes" in first
+
+
 # -- frames, values and sources --------------------------------------------------------------
+
+def test_a_damaged_frame_mid_file_is_skipped_not_taken_for_the_end(skill, capsys):
+    # the simulator skips undecodable frames mid-file; the skill plays on to the real end
+    write_clip(skill / "long.mp4", W, H, 120)
+    data = bytearray((skill / "long.mp4").read_bytes())
+    start, end = data.find(b"mdat"), data.find(b"moov")
+    at = start + (end - start) * 45 // 100
+    data[at:at + 2000] = bytes(2000)
+    (skill / "bad.mp4").write_bytes(bytes(data))
+    assert main.run(str(skill), SMALL + ["--input", "bad.mp4", "--output", "o.mp4"]) == 0
+    shown = summary_shown(capsys.readouterr().out)
+    assert 100 < shown < 120 and decodable(skill / "o.mp4") == shown
+
+
+def test_a_recording_keeps_the_frame_rate_of_its_source(skill):
+    write_clip(skill / "ten.mp4", W, H, 10, fps=10)
+    assert main.run(str(skill), SMALL + ["--input", "ten.mp4", "--output", "o.mp4"]) == 0
+    cap = cv2.VideoCapture(str(skill / "o.mp4"))
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(10, abs=0.01)
+    cap.release()
+
 
 def test_tiny_pictures_in_a_folder_are_skipped_inside_the_loop(skill, logged, capsys):
     folder = skill / "pics"
@@ -466,6 +507,48 @@ def test_a_silent_stream_gives_up_after_one_open(skill, monkeypatch, logged):
         server.close()
     assert len(conns) == 1 and seconds < 2.5, (len(conns), seconds)
     assert any("giving up" in m for m in errors(logged))
+
+
+def test_the_model_refusing_its_inputs_is_said_once_and_backed_off(logged):
+    clock = Clock()
+    fake = FakeModel(128, 72)
+    m = MattingModel(fake, 256, 144, clock=clock)  # config 256x144, model 128x72
+    frame, prior = scene(256, 144), np.zeros((144, 256), np.float32)
+    results = []
+    for _ in range(25 * 60):  # a minute at 25 frames/s
+        results.append(m.infer(frame, prior))
+        clock.t += 0.04
+    assert not any(r.ok for r in results)
+    assert len(fake.calls) <= 2 * 8, len(fake.calls)  # 1, 2, 4, ... s: a handful of tries
+    lines = errors(logged)
+    assert 1 <= len(lines) <= 8
+    assert "refused" in lines[0] and "expected" not in lines[0]
+    assert "image NV21 uint8 55296 bytes (256x144)" in lines[0]
+    assert "inputTensorVec" in lines[0]  # where the model's own sizes are
+
+
+def test_a_model_that_worked_and_then_refuses_for_good_is_backed_off_too():
+    clock = Clock()
+    fake = FakeModel(128, 72, script=[None] + [ERROR_CODE] * 10000)
+    m = MattingModel(fake, 128, 72, clock=clock)
+    frame, prior = scene(128, 72), np.zeros((72, 128), np.float32)
+    assert m.infer(frame, prior).ok
+    for _ in range(25 * 60):
+        assert not m.infer(frame, prior).ok
+        clock.t += 0.04
+    assert len(fake.calls) <= 15, len(fake.calls)
+    fake.script = []  # the device recovers: the next try works
+    clock.t += 120.0
+    assert m.infer(frame, prior).ok and m.infer(frame, prior).ok
+
+
+def test_the_alpha_background_shows_the_matte_when_inference_fails():
+    p = FramePipeline(small_cfg(background="alpha"), FakeModel(128, 72, script=[ERROR_CODE]))
+    frame = scene(W, H, (100, 40, 220, 180))
+    r = p.process(frame)
+    assert not r.ok
+    assert np.array_equal(r.output[:H], r.alpha) and (r.output[H:] == 128).all()
+    assert not np.array_equal(r.output, frame)
 
 
 def write_gif(path, n):

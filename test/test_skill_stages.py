@@ -233,7 +233,7 @@ def test_model_run_gives_one_result_type(answer, needle):
     assert isinstance(ok.value, list) and ok.value[0].shape == (16,)
     bad = Model(Answers(), "detector", expects="image 24 bytes").run([])
     assert not bad.ok and bad.value is None and needle in bad.error
-    assert ("expected inputs: image 24 bytes" in bad.error) == isinstance(answer, int)
+    assert ("for what was sent: image 24 bytes" in bad.error) == isinstance(answer, int)
 
 
 def test_model_log_lines_name_the_model(logged):

@@ -9,10 +9,16 @@ segmenter) reports each by name. `MattingModel` is the matting network:
 - it finds out on the first frame whether the model has a prev_alpha input: it tries
   [image, prior]; if that fails and [image] alone works, it is a model without feedback
   (logged once) and gets one input from then on;
+- a model that gives no output (an error code: it refused the sizes sent; or an exception)
+  is not called again on every frame: one that never worked is tried again after 1 s, then
+  2, 4, ... up to 60 s (the first refusal says once what was sent and where the model's own
+  sizes are logged: the device API cannot ask an .om for them); one that worked backs off
+  the same way after 3 failed frames in a row;
 - it turns outputs of the wrong size and NaN/inf values into errors with a rate-limited
   log line, so the caller shows the untouched frame;
 - it clips the alpha to [0, 1] (an unclipped sigmoid-free head must not overflow uint8).
 """
+import time
 from typing import Any, List, NamedTuple, Optional
 
 import numpy as np
@@ -52,7 +58,7 @@ class Model(object):
         if not isinstance(outputs, (list, tuple)):
             error = "infer returned error code %r" % (outputs,)
             if self.expects:
-                error += "; expected inputs: " + self.expects
+                error += " for what was sent: " + self.expects
             return Inference(None, error)
         return Inference(list(outputs))
 
@@ -61,11 +67,17 @@ class Model(object):
         return Inference(None, error, calls)
 
 
+# Back-off for a model that gives no output (see the module doc).
+FAILURES_BEFORE_BACKOFF = 3
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
+
+
 class MattingModel(Model):
     """infer(model-size NV21, prior) -> Inference whose value is the alpha at model size."""
 
     def __init__(self, model, width: int, height: int, feedback: bool = True,
-                 name: str = "matting"):
+                 name: str = "matting", clock=time.monotonic):
         self.width = int(width)
         self.height = int(height)
         expects = ("image NV21 uint8 %d bytes (%dx%d) + prev_alpha float32 %d values"
@@ -76,6 +88,11 @@ class MattingModel(Model):
         self.has_prior_input: Optional[bool] = None  # unknown until the first success
         self._zeros = np.zeros(self.width * self.height, np.float32)
         self.alpha = np.empty((self.height, self.width), np.float32)
+        self.clock = clock
+        self.failing = 0  # frames in a row on which the model gave no output
+        self._retry_at: Optional[float] = None  # backing off: when the model is tried again
+        self._retry_s = RETRY_FIRST_S
+        self._explained = False
 
     def infer(self, small_nv21: np.ndarray, prior: np.ndarray) -> Inference:
         """small_nv21: (h*3/2, w) uint8; prior: (h, w) float32. The value of a successful
@@ -84,6 +101,9 @@ class MattingModel(Model):
         if image.size != self.width * self.height * 3 // 2 or image.dtype != np.uint8:
             return self.fail("model-size frame has %d %s values, expected %s"
                              % (image.size, image.dtype, self.expects), calls=0)
+        if self._retry_at is not None and self.clock() < self._retry_at:
+            return Inference(None, "not tried: backing off after %d failed frame(s)"
+                             % self.failing, calls=0)
         if self.use_feedback:
             prior_flat = np.ascontiguousarray(prior, np.float32).reshape(-1)
         else:
@@ -102,7 +122,8 @@ class MattingModel(Model):
                              "running without temporal feedback" % self.name)
                     result = single
         if not result.ok:
-            return self.fail(result.error, calls)
+            return self._no_output(result.error, calls)
+        self.failing, self._retry_at, self._retry_s = 0, None, RETRY_FIRST_S
         if self.has_prior_input is None:
             self.has_prior_input = True
             log.info("%s model: prev_alpha input found; temporal feedback %s"
@@ -121,3 +142,23 @@ class MattingModel(Model):
             return self.fail("output has NaN/inf values", calls)
         np.clip(alpha, 0.0, 1.0, out=alpha)
         return Inference(alpha, calls=calls)
+
+    def _no_output(self, error: str, calls: int) -> Inference:
+        """A call that gave no output: logged, and the model backed off when it never worked
+        or keeps failing."""
+        self.failing += 1
+        never_worked = self.has_prior_input is None
+        if not never_worked and self.failing < FAILURES_BEFORE_BACKOFF:
+            return self.fail(error, calls)
+        wait = self._retry_s
+        self._retry_at = self.clock() + wait
+        self._retry_s = min(wait * 2.0, RETRY_MAX_S)
+        if never_worked and not self._explained and "error code" in error:
+            self._explained = True  # once, not throttled: the line that says what to fix
+            code = error.split(" for what was sent")[0].split()[-1]
+            log.error("%s model refused what was sent (error %s, also without prev_alpha): "
+                      "%s. model_width/model_height must be the .om's input size (its log "
+                      "line inputTensorVec... size=)" % (self.name, code, self.expects))
+            return Inference(None, error, calls)
+        return self.fail("%s; %d frame(s) in a row, next try in %.0f s"
+                         % (error, self.failing, wait), calls)

@@ -117,6 +117,14 @@ class FramePipeline(object):
         bg = self.background.frame(w, h, small)
         return self.compositor.run(frame, bg, self.alpha_full, self.blended, self.alpha_half)
 
+    def _untouched(self, frame):
+        """What is shown when no matte was made: the frame, or with `background: alpha` the
+        matte stream's picture of "everything is foreground" (the alpha PNGs say the same),
+        never the colour picture in a stream a keyer reads as a matte."""
+        if self.background.is_matte:
+            return composite.matte(self.alpha_full, self.blended)
+        return frame
+
     def _layout(self, frame, picture):
         dw, dh = self.display_size
         if self.cfg.view == "side_by_side":
@@ -156,7 +164,7 @@ class FramePipeline(object):
             self.alpha_full.fill(255)
             self.alpha_half.fill(255)
             laps.skip("postprocess", "upsample")
-            out = self._layout(frame, frame)
+            out = self._layout(frame, self._untouched(frame))
         laps("composite")
         return FrameResult(out, self.alpha_full, self.alpha_half, inference.ok, laps.ms,
                            resets, inference.calls)
