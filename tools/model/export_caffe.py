@@ -21,8 +21,10 @@ result):
   The clamp at the borders comes from replicating the edge rows/columns first (Slice + Concat).
   Interp is not used: its align-corners sampling differs from the network's.
 - residual adds -> Eltwise SUM; the head -> Deconvolution 2x2/2 + Sigmoid.
-- inputs -> Input layers (`image`, and `prev_alpha` joined by Concat for the feedback model);
-  the output blob is `alpha`.
+- inputs -> Input layers (`image`, and `prev_alpha`: joined by Concat for a stem prior, or fed
+  to the FeedbackHead after the network: Sigmoid, Concat, AVE Pooling, Convolution, ReLU, a
+  fixed Deconvolution, Eltwise PROD with the prior and SUM with the logits); the output blob
+  is `alpha`.
 
 CLI:
   python -m tools.model.export_caffe              # model/matting.* from model/matting.onnx
@@ -276,14 +278,41 @@ def emit_decoder_stage(b, name, x, skip, stage):
     return b.eltwise(name + "/residual", [x, y], "SUM")
 
 
-def emit_head(b, name, x, head, output="alpha"):
+def emit_head(b, name, x, head, output="alpha", feedback=None, prior=None):
+    """The 2x2/2 transposed conv and the sigmoid; with a FeedbackHead (`feedback`, fed by the
+    `prior` blob) in between: logits + correction(sigmoid(logits), prior)."""
     deconv = head.deconv
     if tuple(deconv.padding) != (0, 0) or tuple(deconv.output_padding) != (0, 0) \
             or deconv.groups != 1 or tuple(deconv.dilation) != (1, 1):
         raise ValueError("%s: only a plain ConvTranspose2d head is exported" % name)
     y = b.deconv(name + "/deconv", x, _np(deconv.weight), _np(deconv.bias),
                  tuple(deconv.stride), (0, 0))
+    if feedback is not None:
+        y = emit_feedback_head(b, "feedback", y, prior, feedback)
     return b.sigmoid(output, y)
+
+
+def emit_feedback_head(b, name, logits, prior, head):
+    """tools.model.selfie_net.FeedbackHead: Sigmoid, Concat with the prior, Pooling AVE 2x2/2
+    (half size), Convolution 3x3 + ReLU (local), Convolution 1x1 + ReLU + Pooling AVE 5x5/1
+    pad 2 (motion: Caffe divides by the whole window, padding included, as count_include_pad
+    does), Concat, Convolution 1x1 + ReLU, Convolution 1x1, Deconvolution 2x2/2 of ones (each
+    value repeated over its 2x2 block), Eltwise PROD with the prior, Eltwise SUM with the
+    logits."""
+    x = b.concat(name + "/inputs", [b.sigmoid(name + "/opinion", logits), prior])
+    x = b.add(name + "/half", "Pooling", [x], "pooling_param",
+              {"pool": "AVE", "kernel_size": 2, "stride": 2})
+    local = b.relu(name + "/spatial_relu", emit_conv(b, name + "/spatial", x, head.spatial))
+    k = head.MOTION_WINDOW
+    motion = b.relu(name + "/motion_relu", emit_conv(b, name + "/motion", x, head.motion))
+    motion = b.add(name + "/motion_mean", "Pooling", [motion], "pooling_param",
+                   {"pool": "AVE", "kernel_size": k, "stride": 1, "pad": k // 2})
+    y = b.concat(name + "/features", [local, motion])
+    y = b.relu(name + "/mix_relu", emit_conv(b, name + "/mix", y, head.mix))
+    y = b.deconv(name + "/repeat2", emit_conv(b, name + "/out", y, head.out),
+                 _np(head.repeat2), None, (2, 2), (0, 0))
+    y = b.eltwise(name + "/by_prior", [y, prior], "PROD")
+    return b.eltwise(name + "/logits", [logits, y], "SUM")
 
 
 def build_caffe_net(model, name="matting"):
@@ -292,8 +321,11 @@ def build_caffe_net(model, name="matting"):
     h, w = model.input_size
     b = CaffeNetBuilder(name)
     x = b.input("image", (1, 3, h, w))
-    if model.prev_alpha:
+    prior = None
+    if model.prior_at == "stem":
         x = b.concat("image_and_prev_alpha", [x, b.input("prev_alpha", (1, 1, h, w))])
+    elif model.prior_at == "head":
+        prior = b.input("prev_alpha", (1, 1, h, w))
     x = emit_hard_swish(b, "stem/act", emit_conv(b, "stem/conv", x, model.stem.conv))
     skips = [x]
     for i, block in enumerate(model.encoder):
@@ -303,7 +335,7 @@ def build_caffe_net(model, name="matting"):
     x = emit_lraspp(b, "lraspp", x, model.lraspp)
     for i, (stage, skip) in enumerate(zip(model.decoder, reversed(skips))):
         x = emit_decoder_stage(b, "decoder%d" % i, x, skip, stage)
-    emit_head(b, "head", x, model.head)
+    emit_head(b, "head", x, model.head, feedback=model.feedback, prior=prior)
     return b
 
 
@@ -339,21 +371,33 @@ def load_weights_from_onnx(model, onnx_path):
     return model
 
 
+def feedback_layout(shapes):
+    """(prior_at, head channels) of a weight set {name: shape}: a FeedbackHead's weights
+    (feedback.*) mean the prior enters after the network, else at the stem."""
+    out = shapes.get("feedback.out.weight")
+    return ("head", int(out[1])) if out is not None else ("stem", 8)
+
+
 def make_model(variant, prev_alpha, source, onnx_path=None, checkpoint=None):
     import torch
     from tools.model.selfie_net import SelfieSegNet
     if source == "mediapipe":
         from tools.model.mediapipe_import import load_selfie_net
         model = load_selfie_net(variant, prev_alpha)
+    elif source == "onnx":
+        import onnx
+        graph = onnx.load(str(onnx_path)).graph
+        prior_at, channels = feedback_layout({i.name: tuple(i.dims) for i in graph.initializer})
+        model = SelfieSegNet(variant, prev_alpha, prior_at if prev_alpha else "stem", channels)
+        load_weights_from_onnx(model, onnx_path)
+    elif source == "checkpoint":
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)  # no code
+        state = state.get("model", state) if isinstance(state, dict) else state
+        prior_at, channels = feedback_layout({k: tuple(v.shape) for k, v in state.items()})
+        model = SelfieSegNet(variant, prev_alpha, prior_at if prev_alpha else "stem", channels)
+        model.load_state_dict(state)
     else:
-        model = SelfieSegNet(variant, prev_alpha)
-        if source == "onnx":
-            load_weights_from_onnx(model, onnx_path)
-        elif source == "checkpoint":
-            state = torch.load(checkpoint, map_location="cpu")
-            model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
-        else:
-            raise ValueError("unknown weight source %r" % source)
+        raise ValueError("unknown weight source %r" % source)
     return model.eval()
 
 

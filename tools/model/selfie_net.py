@@ -28,13 +28,19 @@ Facts that matter for anyone re-implementing it (e.g. with Caffe layers):
 - Input: RGB in [0, 1] (value / 255), the image stretched to the input size without keeping
   the aspect ratio (MediaPipe's ImageToTensorCalculator, output_tensor_float_range [0, 1]).
 
-The optional previous-alpha input is our extension: a fourth input channel of the stem conv.
+The optional previous-alpha input is our extension, in one of two places (`prior_at`):
+- "stem": a fourth input channel of the stem conv (weights start at zero);
+- "head": a small FeedbackHead after the network, which sees the network's output logits and
+  the prior and adds a correction to the logits before the sigmoid. Its last conv starts at
+  zero, so the untrained extension is the original network whatever the prior; training it
+  leaves MediaPipe's weights as they are (model/MODEL.md, "feedback training").
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 INPUT_SIZES = {"landscape": (144, 256), "square": (256, 256)}
+PRIOR_PLACES = ("stem", "head")
 
 # (in, expanded, out, kernel, stride, activation, squeeze channels or None)
 ENCODER_CONFIG = (
@@ -201,6 +207,61 @@ class Head(nn.Module):
         return torch.sigmoid(self.deconv(x))
 
 
+class FeedbackHead(nn.Module):
+    """logits, prior -> logits + prior * correction: the learned previous-alpha feedback.
+
+    It works at half the model's resolution (2x2 means of its inputs; its correction is
+    repeated over each 2x2 block), which keeps it at a quarter of the network's cost on a CPU
+    while the full-resolution logits keep every edge. It sees the network's present opinion,
+    sigmoid(logits), and the prior (the skill's prior_transform of the last alpha): a 3x3 conv
+    of the two (the place and its neighbours), and a motion cue, a 1x1 conv + relu of the two
+    (e.g. where they disagree) averaged over a 5x5 window: an edge that moved leaves a band of
+    disagreement, flicker and noise leave specks. 1x1 convs mix both into one correction of
+    the logits, scaled by the prior itself:
+    - where the prior is 0 (nothing was there, or no prior at all: the first frame, a person
+      walking in) the output is the network's own, exactly: entries are found as fast as the
+      per-frame network finds them and a single photo gets the per-frame matte;
+    - the correction is a bounded function of bounded inputs, so where the network is
+      confident (far from zero logits) it cannot be overruled: a person who left leaves
+      confident background the prior cannot hold up (no ghosts);
+    - where the network hesitates (edges, hair, noise) and nothing moved, the prior steadies
+      it.
+    The last conv starts at zero: an untrained head is the identity. Plain Conv,
+    ConvTranspose (the fixed 2x2 repeat), Relu, AveragePool, Sigmoid, Concat, Mul and Add, as
+    the Ascend converters take them."""
+
+    MOTION_CHANNELS = 2
+    MOTION_WINDOW = 5
+
+    def __init__(self, channels: int = 8):
+        super().__init__()
+        self.channels = int(channels)
+        self.spatial = nn.Conv2d(2, self.channels, 3, padding=1)
+        self.motion = nn.Conv2d(2, self.MOTION_CHANNELS, 1)
+        self.mix = nn.Conv2d(self.channels + self.MOTION_CHANNELS, self.channels, 1)
+        self.out = nn.Conv2d(self.channels, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        # nearest-neighbour x2 as a transposed conv with constant weights (a buffer, not learnt)
+        self.register_buffer("repeat2", torch.ones(1, 1, 2, 2), persistent=False)
+
+    def window_mean(self, x):
+        k = self.MOTION_WINDOW
+        return F.avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=True)
+
+    def inputs(self, logits, prior):
+        """sigmoid(logits) and the prior at half resolution, N x 2 x H/2 x W/2."""
+        return F.avg_pool2d(torch.cat([torch.sigmoid(logits), prior], dim=1), 2)
+
+    def forward(self, logits, prior):
+        x = self.inputs(logits, prior)
+        local = F.relu(self.spatial(x))
+        motion = self.window_mean(F.relu(self.motion(x)))
+        y = F.relu(self.mix(torch.cat([local, motion], dim=1)))
+        correction = F.conv_transpose2d(self.out(y), self.repeat2, stride=2)
+        return logits + prior * correction
+
+
 class SelfieSegNet(nn.Module):
     """forward(image[, prev_alpha]) -> alpha, all N x C x H x W float in [0, 1].
 
@@ -209,17 +270,22 @@ class SelfieSegNet(nn.Module):
     channel whose weights start at zero, so the untrained extension is the original network.
     """
 
-    def __init__(self, variant: str = "landscape", prev_alpha: bool = False):
+    def __init__(self, variant: str = "landscape", prev_alpha: bool = False,
+                 prior_at: str = "stem", head_channels: int = 8):
         super().__init__()
         if variant not in INPUT_SIZES:
             raise ValueError("unknown variant %r: expected one of %s"
                              % (variant, sorted(INPUT_SIZES)))
+        if prior_at not in PRIOR_PLACES:
+            raise ValueError("unknown prior place %r: expected one of %s"
+                             % (prior_at, PRIOR_PLACES))
         self.variant = variant
         self.input_size = INPUT_SIZES[variant]
         self.prev_alpha = bool(prev_alpha)
+        self.prior_at = prior_at if self.prev_alpha else None
 
         size = tuple(-(-s // 2) for s in self.input_size)
-        self.stem = Stem(4 if self.prev_alpha else 3, self.input_size)
+        self.stem = Stem(4 if self.prior_at == "stem" else 3, self.input_size)
         blocks = []
         for in_ch, exp_ch, out_ch, k, s, act, se_ch in ENCODER_CONFIG:
             blocks.append(InvertedResidual(in_ch, exp_ch, out_ch, k, s, act, se_ch, size))
@@ -232,8 +298,27 @@ class SelfieSegNet(nn.Module):
             in_ch = out_ch
         self.decoder = nn.ModuleList(stages)
         self.head = Head(in_ch)
+        self.feedback = FeedbackHead(head_channels) if self.prior_at == "head" else None
 
     def forward(self, image, prev_alpha=None):
+        self._check_inputs(image, prev_alpha)
+        logits = self._logits(torch.cat([image, prev_alpha], dim=1)
+                              if self.prior_at == "stem" else image)
+        if self.feedback is not None:
+            logits = self.feedback(logits, prev_alpha)
+        return torch.sigmoid(logits)
+
+    def logits(self, image, prev_alpha=None):
+        """The network's logits before the sigmoid and before a FeedbackHead (which needs no
+        prev_alpha here: the prior enters only after them)."""
+        if self.prior_at == "head":
+            self._check_inputs(image, torch.zeros_like(image[:, :1]))
+            return self._logits(image)
+        self._check_inputs(image, prev_alpha)
+        return self._logits(torch.cat([image, prev_alpha], dim=1)
+                            if self.prior_at == "stem" else image)
+
+    def _check_inputs(self, image, prev_alpha):
         expect = tuple(self.input_size)
         if tuple(image.shape[1:]) != (3,) + expect:
             raise ValueError("image must be N x 3 x %d x %d, got %s"
@@ -244,12 +329,10 @@ class SelfieSegNet(nn.Module):
             if tuple(prev_alpha.shape[1:]) != (1,) + expect:
                 raise ValueError("prev_alpha must be N x 1 x %d x %d, got %s"
                                  % (expect + (tuple(prev_alpha.shape),)))
-            x = torch.cat([image, prev_alpha], dim=1)
-        else:
-            if prev_alpha is not None:
-                raise ValueError("this model was built without a prev_alpha input")
-            x = image
+        elif prev_alpha is not None:
+            raise ValueError("this model was built without a prev_alpha input")
 
+    def _logits(self, x):
         x = self.stem(x)
         skips = [x]
         for i, block in enumerate(self.encoder):
@@ -259,7 +342,7 @@ class SelfieSegNet(nn.Module):
         x = self.lraspp(x)
         for stage, skip in zip(self.decoder, reversed(skips)):
             x = stage(x, skip)
-        return self.head(x)
+        return self.head.deconv(x)
 
     def tflite_weight_order(self):
         """(kind, module) for every weighted layer in the order the tflite graph runs them;

@@ -1,42 +1,52 @@
-"""Fine-tune the previous-alpha (feedback) matting model so that it learns to use its prior.
+"""Train the previous-alpha (feedback) matting model so that it learns to use its prior.
 
-Recipe (after the HiLens MODNet write-up): start from MediaPipe's converted landscape network
-with a zero-initialised prev_alpha channel and train on ../shared/data/hsd with the prior and
-lighting augmentations of tools/train/augment.py (every probability and range a CLI flag):
-- training items are short clips (--clip-len frames of one scene: a photo view drifting, or a
-  person cut out and pasted on an empty scene walking, possibly half out of frame; some clips
-  see the person leave or enter, some are the empty room after someone left). The network runs
-  in closed loop: frame k's prior is its own (detached) output on frame k - 1, as at run time;
-- frame 0's prior follows the published augmentations: blank with p 0.3 (people walking in),
-  the ground truth under a random affine jitter, erosion/dilation, blotches and softening,
-  a plausible wrong mask with p 0.1, and on empty clips the departed person's stale prior;
-- lighting: simulated point and line lights, back-light, colour jitter, blur and noise, one
-  lighting per clip plus per-frame exposure flicker and fresh noise;
-- loss per frame: BCE + L1 to the mask (--gt-weight), BCE to the frozen original network on the
-  frame before lighting/noise (--distill), and from frame 1 on the temporal error itself,
-  |(a_k - a_(k-1)) - (g_k - g_(k-1))| (--temporal-weight);
-- --scope sets what trains (default: only the prior weights of the first conv; see SCOPES).
+Two recipes (--recipe):
+
+head (default; tools/train/feedback.py, clips.py, bank.py): MediaPipe's converted landscape
+network stays exactly as converted; a small FeedbackHead after it (tools/model/selfie_net.py)
+sees the network's logits and the prior and corrects the logits before the sigmoid. Only the
+head trains, in closed loop, with the prior exactly as the skill makes it (prior_transform of
+the last alpha, utils/temporal.py, decay/floor = the skill's defaults):
+- data: clips of the training people of hsd and ccp (tools/evaluate/people.py's split; the
+  validation people are never loaded): still portraits with camera drift, exposure flicker
+  and sensor noise, people walking in / standing / walking out of empty scenes, faster camera
+  motion, and with --davis consecutive DAVIS frames (none by default, so the DAVIS benchmark of
+  tools/evaluate/skill_eval and this recipe's own DAVIS validation stay unseen); pictures
+  reach the network as in the skill (uint8 -> NV21 -> the simulator's AIPP);
+- frame 0's prior: the published augmentations (blank p 0.3, jittered / eroded / dilated /
+  blotched ground truth, a plausible wrong mask p 0.1, the departed person's stale mask on
+  empty rooms), lighting: point/line/back-light, colour, blur, noise;
+- the clips are rendered once into a bank with the frozen network's logits (--bank,
+  --bank-clips); each step draws clips from it, a window of each (--window) and runs the head;
+- loss per frame: BCE to the frozen network on the clean frame (--distill), BCE + L1 to the
+  masks where they can be trusted (--gt-weight), the temporal error
+  |(a_k - a_(k-1)) - (g_k - g_(k-1))| (--temporal-weight), more weight where the masks moved
+  (--motion-weight); the gradient flows through the loop (--bptt);
+- validation (every --val-every steps, head on against head off): still clips, walks in and
+  out of empty rooms and the hsd photos of the validation people, and the DAVIS clips.
+
+stem (the earlier recipe; tools/train/data.py, loss.py, loop.py): the prior as a fourth input
+channel of the first conv, trained on hsd with --scope; model/MODEL.md says what it gave.
 
 Data split (fixed, independent of the seed; tools/evaluate/people.py, the one split of hsd and
-ccp): the pairs sorted by id, every 5th one (positions 4, 9, 14, ...) is validation (46 pairs),
-the rest (186) training. `--val-folder DIR` links the validation pairs into DIR for
-`python -m tools.evaluate.eval_seg --data DIR`; `--evaluate CKPT` runs eval_seg's photo
-benchmark on them and the skill's still and walk suites (tools/evaluate/skill_eval.py, the
-model exported and run as the skill's model) on the validation people, feedback on and off.
+ccp): the pairs sorted by id, every 5th one (positions 4, 9, 14, ...) is validation.
+`--val-folder DIR` links the hsd validation pairs into DIR for `python -m
+tools.evaluate.eval_seg --data DIR`; `--evaluate CKPT` runs eval_seg's photo benchmark on them
+and the skill's still and walk suites (tools/evaluate/skill_eval.py, the model exported and run
+as the skill's model) on the validation people, feedback on and off.
 
-    python -m tools.train --run runs/feedback                       # train (default recipe)
+    python -m tools.train --run runs/feedback                       # train (head recipe)
     python -m tools.train --run runs/feedback --resume --steps 800  # continue to 800 steps
     python -m tools.train --evaluate mediapipe --evaluate runs/feedback/last.pt
     python -m tools.train --export-from runs/feedback/last.pt --export runs/feedback/model.onnx
 
-Outputs in --run: last.pt (model, optimiser, step, loss history, args; the run resumes from it),
-loss.png (training loss and validation metrics), log.jsonl (one line per validation).
-Training is deterministic for a seed: each step's batch is drawn from an RNG seeded with
-(seed, step), so a resumed run sees exactly the batches an uninterrupted one would.
+Outputs in --run: last.pt (model, optimiser, step, loss history, args; the run resumes from it)
+and log.jsonl (one line per validation); the stem recipe also writes loss.png. Training is
+deterministic for a seed: each step's batch is drawn from an RNG seeded with (seed, step), so a
+resumed run sees exactly the batches an uninterrupted one would.
 
-Code: tools/train/data.py (split, photos, clips), loss.py (the closed-loop loss), loop.py (the
-model, the steps, validation, checkpoints), evaluate.py (the photo and skill numbers); this module is
-the command line with its four modes (train, --export-from, --val-folder, --evaluate).
+This module is the command line with its four modes (train, --export-from, --val-folder,
+--evaluate).
 """
 from __future__ import annotations
 
@@ -49,6 +59,7 @@ import torch
 
 from tools import paths
 from tools.train.augment import AugConfig
+from tools.train.clips import ClipConfig
 from tools.train.data import DEFAULT_DATA, list_hsd, split_ids, val_folder
 from tools.train.evaluate import evaluate_models, print_evaluation
 from tools.train.loop import SCOPES, build_model, export, train
@@ -58,7 +69,11 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.train",
                                  description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--data", default=str(DEFAULT_DATA), help="hsd-like folder")
+    ap.add_argument("--recipe", choices=("head", "stem"), default="head",
+                    help="head: MediaPipe's network frozen, a FeedbackHead trained after it "
+                         "(tools/train/feedback.py); stem: the prior as a 4th input channel "
+                         "of the first conv (the earlier recipe, model/MODEL.md)")
+    ap.add_argument("--data", default=str(DEFAULT_DATA), help="stem recipe: hsd-like folder")
     ap.add_argument("--run", default=str(paths.REPO / "runs" / "feedback"),
                     help="output folder for checkpoints, log and loss curve")
     ap.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
@@ -114,6 +129,39 @@ def parse_args(argv=None):
                          "masks/) for tools/evaluate/eval_seg.py --data")
     ap.add_argument("--export-from", default="",
                     help="only export this checkpoint to --export (no training)")
+    head = ap.add_argument_group("head recipe (tools/train/feedback.py, tools/train/clips.py)")
+    head.add_argument("--collections", type=_names, default=("hsd", "ccp"),
+                      help="person photo collections to train on (their training split)")
+    head.add_argument("--davis", type=_names, default=(),
+                      help="DAVIS clips to train on (comma list; default none: the DAVIS "
+                           "benchmark of tools/evaluate/skill_eval stays unseen)")
+    head.add_argument("--bank", default="",
+                      help="clip bank folder (tools/train/bank.py; default RUN/bank): built or "
+                           "extended to --bank-clips before training, shared between runs")
+    head.add_argument("--bank-clips", type=int, default=2000)
+    head.add_argument("--window", type=_window, default=(72, 128),
+                      help="HxW window of each clip the head trains on (full: 144x256)")
+    head.add_argument("--val-davis", type=_names,
+                      default=("breakdance-flare", "rollerblade", "swing"),
+                      help="DAVIS clips of the validation (those not trained on): real video "
+                           "in closed loop")
+    head.add_argument("--head-channels", type=int, default=8)
+    head.add_argument("--motion-weight", type=float, default=0.0,
+                      help="extra loss weight where the masks moved (lag and trails)")
+    head.add_argument("--kind-weights", type=_weights, default={},
+                      help="how often each clip kind of the bank is drawn, e.g. "
+                           "still:1,walk:2 (default: as in the bank)")
+    head.add_argument("--bptt", type=int, default=1,
+                      help="1: the gradient flows through the prior from frame to frame")
+    head.add_argument("--prior-decay", type=float, default=None,
+                      help="prior_transform decay (default: the skill's prior_decay)")
+    head.add_argument("--prior-floor", type=float, default=None,
+                      help="prior_transform floor (default: the skill's prior_floor)")
+    head.add_argument("--val-still", type=int, default=16, help="validation still clips")
+    head.add_argument("--val-walks", type=int, default=12, help="validation walks")
+    for f in dataclasses.fields(ClipConfig):
+        head.add_argument("--" + f.name.replace("_", "-"), type=type(f.default),
+                          default=f.default)
     aug = ap.add_argument_group("augmentation (tools/train/augment.py AugConfig)")
     for f in dataclasses.fields(AugConfig):
         aug.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
@@ -127,14 +175,63 @@ def parse_args(argv=None):
         ap.error("--p-empty + --p-exit + --p-entry must not exceed 1")
     if args.clip_len < 1:
         ap.error("--clip-len must be at least 1")
+    if args.recipe == "head":
+        from tools.train.feedback import skill_prior_settings
+        decay, floor = skill_prior_settings()
+        args.prior_decay = decay if args.prior_decay is None else args.prior_decay
+        args.prior_floor = floor if args.prior_floor is None else args.prior_floor
+        if not 0 <= args.prior_floor < 1:
+            ap.error("--prior-floor must be in [0, 1)")
+        bad = [c for c in args.collections if c not in ("hsd", "ccp")]
+        if bad or not args.collections:
+            ap.error("--collections: expected a comma list of hsd, ccp")
     return args
+
+
+def _window(text):
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected HxW like 72x128, got %r" % text)
+    if not (8 <= h <= 144 and 8 <= w <= 256) or h % 2 or w % 2:
+        raise argparse.ArgumentTypeError("window %r: even sides within 8x8..144x256 (the head "
+                                         "works on 2x2 blocks)" % text)
+    return h, w
+
+
+def _weights(text):
+    out = {}
+    for item in _names(text):
+        kind, _, value = item.partition(":")
+        from tools.train.clips import KINDS
+        try:
+            out[kind] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected kind:weight, got %r" % item)
+        if kind not in KINDS or out[kind] < 0:
+            raise argparse.ArgumentTypeError("kind:weight with a kind of %s and a weight >= 0, "
+                                             "got %r" % (", ".join(KINDS), item))
+    return out
+
+
+def _names(text):
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def model_from(spec: str):
+    """mediapipe (the converted network, its prior unused) or a checkpoint of either recipe."""
+    if spec.endswith(".pt") and pathlib.Path(spec).is_file():
+        from tools.train import feedback
+        if feedback.is_head_checkpoint(spec):
+            return feedback.build_model(spec)
+    return build_model(spec)
 
 
 def export_checkpoint(args) -> None:
     """--export-from CKPT --export PATH.onnx: no training."""
     if not args.export:
         raise SystemExit("--export-from needs --export PATH.onnx")
-    model = build_model(args.export_from)
+    model = model_from(args.export_from)
     export(model, pathlib.Path(args.export))
     print("wrote %s" % args.export)
 
@@ -149,15 +246,20 @@ def link_val_folder(args) -> None:
 def evaluate_checkpoints(args) -> None:
     """--evaluate mediapipe|CKPT (repeatable): photo and skill numbers on the validation split."""
     torch.set_num_threads(args.threads)
-    models = [(pathlib.Path(e).parent.name if e.endswith(".pt") else e, build_model(e))
+    models = [(pathlib.Path(e).parent.name if e.endswith(".pt") else e, model_from(e))
               for e in args.evaluate]
     print_evaluation(evaluate_models(models, pathlib.Path(args.data), args.eval_quick))
 
 
 def run_training(args) -> None:
-    out = train(args)
-    print("%.3f s/step; final loss (mean of last 20) %.4f"
-          % (out["history"]["sec_per_step"], np.mean(out["history"]["loss"][-20:])))
+    if args.recipe == "head":
+        from tools.train import feedback
+        out = feedback.train(args)
+    else:
+        out = train(args)
+    if out["history"]["loss"]:
+        print("%.3f s/step; final loss (mean of last 20) %.4f"
+              % (out["history"]["sec_per_step"], np.mean(out["history"]["loss"][-20:])))
 
 
 def main(argv=None):
