@@ -64,23 +64,51 @@ class Payload(object):
         return (os.system, ("touch %s" % self.marker,))
 
 
-def test_train_resume_refuses_a_crafted_checkpoint_without_running_it(tmp_path):
+def _crafted(tmp_path):
     import torch
-    from tools.train import cli
-    data = _tiny_hsd(tmp_path / "hsd")
-    run = tmp_path / "run"
-    run.mkdir()
     marker = tmp_path / "code-ran"
-    torch.save({"model": Payload(marker), "optimizer": {}, "step": 0, "history": {}},
-               str(run / "last.pt"))
-    argv = ["--data", str(data), "--run", str(run), "--init", "random", "--steps", "2",
-            "--batch", "2", "--limit", "2", "--no-val", "--quiet", "--distill", "0", "--resume"]
-    with pytest.raises(SystemExit) as stop:
-        cli.run_cli(argv)
+    path = tmp_path / "run" / "last.pt"
+    path.parent.mkdir()
+    torch.save({"model": Payload(marker), "optimizer": {}, "step": 0, "history": {}}, str(path))
+    return path, marker
+
+
+def test_train_resume_refuses_a_crafted_checkpoint_without_running_it(tmp_path):
+    import pickle
+    from tools.train import cli, loop
+    path, marker = _crafted(tmp_path)
+    args = cli.parse_args(["--data", str(_tiny_hsd(tmp_path / "hsd")), "--run", str(path.parent),
+                           "--init", "random", "--steps", "2", "--batch", "2", "--limit", "2",
+                           "--no-val", "--quiet", "--distill", "0", "--resume"])
+    with pytest.raises(pickle.UnpicklingError) as err:
+        loop.train(args)
     assert not marker.exists(), "loading the checkpoint ran the code it carried"
-    msg = str(stop.value)
+    msg = str(err.value)
     assert "--resume" in msg and "last.pt" in msg and "not a plain checkpoint" in msg, msg
     assert "\n" not in msg
+
+
+def test_the_command_line_ends_an_unsafe_checkpoint_with_one_line(tmp_path, monkeypatch):
+    from tools.train import cli, loop
+    path, marker = _crafted(tmp_path)
+    monkeypatch.setattr(cli, "main", lambda argv=None: loop.load_checkpoint(path, "--init"))
+    with pytest.raises(SystemExit) as stop:
+        cli.run_cli([])
+    assert not marker.exists()
+    assert str(stop.value).startswith("python -m tools.train: error: --init: ")
+
+
+@pytest.mark.parametrize("path", tool_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_tools_load_torch_files_weights_only(path):
+    """torch.load(weights_only=False) unpickles anything: a crafted file runs code."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "load" and getattr(node.func.value, "id", "") == "torch":
+            safe = [k for k in node.keywords if k.arg == "weights_only"
+                    and isinstance(k.value, ast.Constant) and k.value.value is True]
+            assert safe, "%s:%d: torch.load without weights_only=True" % (
+                path.relative_to(ROOT), node.lineno)
 
 
 def test_a_checkpoint_of_the_tool_still_loads(tmp_path):
