@@ -1,0 +1,374 @@
+"""The person networks' inputs, cut from the NV21 frame by the hardware, and the way back.
+
+hilens.Preprocessor (the device's scaler) crops and resizes NV21, nothing else: it cannot
+rotate or pad, and takes only even coordinates, widths 64..1920 and heights 64..1080 inside
+the frame (裁剪图片.md, 改变图片尺寸.md). MediaPipe cuts a rotated square around each person
+with replicated borders. So:
+
+- `plan_letterbox` / `letterbox_input`: the detector's 224x224 input is the whole frame
+  resized (hardware) to fit, on a black border (Y 16, VU 128: exactly -1 after the detector's
+  AIPP, as MediaPipe's zero border). The border's top and left are even so that the chroma
+  rows line up; the padding fractions that result go to person_detect.remove_letterbox.
+- `plan_crop` / `crop_input`: for an ROI (a square turned by its rotation) the hardware
+  crops the part of its bounding box inside the frame (even, at least 64 px each way) and
+  resizes it so that the ROI's side becomes the model's 256 px. When the ROI is upright
+  (or rotation is off) and inside the frame, that resize is the input itself: no CPU work.
+  Otherwise one cv2.warpAffine of the small crop (256x256 Y, 128x128 VU pairs) turns it
+  upright and replicates its border: about 0.1 ms, against a frame-size warp.
+- Every crop carries `to_input`, the affine map frame pixel -> model-input pixel: landmarks
+  go back through its inverse (`to_frame`), and the person's mask is pasted into the matte
+  through it (`paste_max`), over the ROI's bounding box only.
+A crop the hardware refuses (e.g. a frame larger than 1920x1080) is cut by numpy slicing and
+OpenCV instead; the caller is told, so it can log once and count.
+
+Coordinates are continuous pixels (pixel i covers [i, i + 1)); `_cv_matrix` converts a map
+to OpenCV's pixel-index convention. Python 3.7, numpy and OpenCV only.
+"""
+import math
+from typing import NamedTuple, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from utils import nv21
+from utils.person_roi import Roi
+
+MIN_SIDE = 64         # Preprocessor: widths and heights in [64, 1920] x [64, 1080], even
+MAX_WIDTH = 1920
+MAX_HEIGHT = 1080
+ROTATION_SNAP = math.radians(10.0)  # turns smaller than this are cropped upright (measured: no loss)
+
+
+def _even_down(v: float) -> int:
+    return int(math.floor(v / 2.0)) * 2
+
+
+def _even_up(v: float) -> int:
+    return int(math.ceil(v / 2.0)) * 2
+
+
+def _even_round(v: float) -> int:
+    return int(round(v / 2.0)) * 2
+
+
+def _affine_inverse(m: np.ndarray) -> np.ndarray:
+    return cv2.invertAffineTransform(np.asarray(m, np.float64))
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The 2x3 map `a` after `b` (x -> a(b(x)))."""
+    return a[:, :2].dot(b) + np.hstack([np.zeros((2, 2)), a[:, 2:]])
+
+
+def _cv_matrix(m: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """A continuous-pixel map as OpenCV's index map (pixel centres at integers), on a grid
+    `scale` times the pixel grid (0.5 for the chroma planes of NV21)."""
+    a = m[:, :2]
+    t = m[:, 2] * scale
+    return np.hstack([a, (t + a.dot([0.5, 0.5]) - 0.5)[:, None]])
+
+
+# -- the detector's input -----------------------------------------------------------------
+
+class LetterboxPlan(NamedTuple):
+    """The frame resized to w x h at (left, top) of the square input of side `size`;
+    `padding` (left, top, right, bottom fractions) for person_detect.remove_letterbox."""
+    w: int
+    h: int
+    left: int
+    top: int
+    size: int
+    padding: Tuple[float, float, float, float]
+
+
+def plan_letterbox(frame_w: int, frame_h: int, size: int = 224) -> LetterboxPlan:
+    if frame_w <= 0 or frame_h <= 0:
+        raise ValueError("frame size must be positive, got %dx%d" % (frame_w, frame_h))
+    scale = float(size) / max(frame_w, frame_h)
+    w = min(size, max(MIN_SIDE, _even_round(frame_w * scale)))
+    h = min(size, max(MIN_SIDE, _even_round(frame_h * scale)))
+    left, top = _even_down((size - w) / 2.0), _even_down((size - h) / 2.0)
+    s = float(size)
+    return LetterboxPlan(w, h, left, top, size,
+                         (left / s, top / s, (size - left - w) / s, (size - top - h) / s))
+
+
+def letterbox_input(frame: np.ndarray, plan: LetterboxPlan, pre, out: np.ndarray) -> bool:
+    """Writes the detector input into `out` (NV21 size x size, black around the picture).
+    `pre` is a hilens.Preprocessor (None: OpenCV only). Returns True when the hardware
+    refused and OpenCV resized instead."""
+    small, refused = _resize(frame, plan.w, plan.h, pre)
+    if (plan.w, plan.h) != (plan.size, plan.size):
+        nv21.fill_black(out)
+    y, _ = nv21.planes(out)
+    vu = nv21.vu_pairs(out)
+    sy, _ = nv21.planes(small)
+    y[plan.top:plan.top + plan.h, plan.left:plan.left + plan.w] = sy
+    vu[plan.top // 2:(plan.top + plan.h) // 2, plan.left // 2:(plan.left + plan.w) // 2] = \
+        nv21.vu_pairs(small)
+    return refused
+
+
+def black_square(size: int) -> np.ndarray:
+    return nv21.fill_black(nv21.empty(size, size))
+
+
+class DetectorView(NamedTuple):
+    """A region (x, y, w, h, even, inside the frame) of the frame that one detector pass
+    looks at, and how it sits in the detector's input."""
+    x: int
+    y: int
+    w: int
+    h: int
+    plan: LetterboxPlan
+
+
+def detector_views(frame_w: int, frame_h: int, size: int = 224):
+    """What the detector looks at, one view per pass: the whole frame, then (for a frame
+    wider or taller than 4:3) squares of its short side at both ends and in the middle.
+    The detector finds people by their heads: in the whole 16:9 frame letterboxed to 224
+    a person at 0.45 of the height has a face of a few pixels; a square view shows them
+    1.8 times as large."""
+    views = [DetectorView(0, 0, frame_w, frame_h, plan_letterbox(frame_w, frame_h, size))]
+    side = min(frame_w, frame_h)
+    long_side = max(frame_w, frame_h)
+    if side < MIN_SIDE or long_side < side * 4 // 3:
+        return views
+    ends = [0, _even_down((long_side - side) / 2.0), long_side - side]
+    for start in ends:
+        x, y = (start, 0) if frame_w >= frame_h else (0, start)
+        views.append(DetectorView(x, y, side, side, plan_letterbox(side, side, size)))
+    return views
+
+
+def view_input(frame: np.ndarray, view: DetectorView, pre, out: np.ndarray) -> bool:
+    """The detector input of one view (see letterbox_input); True when the hardware
+    refused a call and OpenCV did it."""
+    fw, fh = nv21.nv21_size(frame)
+    if (view.x, view.y, view.w, view.h) == (0, 0, fw, fh):
+        return letterbox_input(frame, view.plan, pre, out)
+    refused = False
+    region = None
+    if pre is not None:
+        try:
+            region = np.asarray(pre.crop(frame, view.x, view.y, view.w, view.h, 0))
+        except ValueError:
+            refused = True
+    if region is None:
+        region = _software_crop(frame, view.x, view.y, view.w, view.h)
+    return letterbox_input(region, view.plan, None if refused else pre, out) or refused
+
+
+def view_to_frame(points: np.ndarray, view: DetectorView, frame_w: int,
+                  frame_h: int) -> np.ndarray:
+    """View-normalised x, y (..., 2) -> frame-normalised."""
+    p = np.asarray(points, np.float32)
+    scale = np.array([view.w / float(frame_w), view.h / float(frame_h)], np.float32)
+    shift = np.array([view.x / float(frame_w), view.y / float(frame_h)], np.float32)
+    return p * scale + shift
+
+
+# -- the segmenter's input ----------------------------------------------------------------
+
+class CropPlan(NamedTuple):
+    """How one ROI becomes a size x size model input. The hardware crops (x, y, w, h) from
+    the frame and resizes that to rw x rh; `warp` (2x3, continuous pixels, resized crop ->
+    input) is None when the crop is upright: the resize, with a replicated border of `pad`
+    pixels, is the input. `to_input` maps frame pixels to
+    input pixels; `bounds` is the frame region the input shows (x0, y0, x1, y1 in pixels,
+    may reach outside the frame)."""
+    x: int
+    y: int
+    w: int
+    h: int
+    rw: int
+    rh: int
+    size: int
+    warp: Optional[np.ndarray]
+    to_input: np.ndarray
+    bounds: Tuple[float, float, float, float]
+    pad: Tuple[int, int, int, int]  # upright: the border (left, top, right, bottom)
+
+
+def roi_to_frame(roi: Roi, frame_w: int, frame_h: int, size: int,
+                 rotate: bool = True) -> np.ndarray:
+    """2x3 map input pixel -> frame pixel of MediaPipe's crop: the input's centre goes to
+    the ROI's centre, its axes along the ROI's turned sides."""
+    w, h = roi.width * frame_w, roi.height * frame_h
+    theta = roi.rotation if rotate else 0.0
+    c, s = math.cos(theta), math.sin(theta)
+    a = np.array([[c * w / size, -s * h / size], [s * w / size, c * h / size]])
+    centre = np.array([roi.x_center * frame_w, roi.y_center * frame_h])
+    t = centre - a.dot([size / 2.0, size / 2.0])
+    return np.hstack([a, t[:, None]])
+
+
+def _bounds(to_frame: np.ndarray, size: int) -> Tuple[float, float, float, float]:
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
+    p = corners.dot(to_frame.T)
+    return (float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()),
+            float(p[:, 1].max()))
+
+
+def _span(lo: float, hi: float, limit: int) -> Optional[Tuple[int, int]]:
+    """[lo, hi) clipped to [0, limit), widened to even ends and to at least MIN_SIDE (kept
+    inside when the frame allows); None when nothing of it is inside."""
+    a, b = max(0.0, lo), min(float(limit), hi)
+    if b - a < 1.0:
+        return None
+    a, b = _even_down(a), min(limit, _even_up(b))
+    if b - a < MIN_SIDE:
+        grow = MIN_SIDE - (b - a)
+        a -= _even_up(grow / 2.0)
+        b = a + MIN_SIDE
+        if a < 0:
+            a, b = 0, MIN_SIDE
+        if b > limit:
+            a, b = max(0, limit - MIN_SIDE), limit
+    return a, b
+
+
+def _upright(x0: int, y0: int, x1: int, y1: int, bounds, size: int):
+    """(rw, rh, pad, to_input) when the upright square `bounds` is the hardware region
+    resized to rw x rh with an even border of pad = (left, top, right, bottom) pixels
+    around it; None when the region reaches out of the square or the resize would be under
+    the hardware's 64 px."""
+    bx0, by0, bx1, by1 = bounds
+    kx, ky = size / (bx1 - bx0), size / (by1 - by0)
+
+    def border(v):
+        e = _even_round(v)
+        return 0 if -2 <= e <= 0 else e  # the even region may reach a pixel over
+    pad = (border((x0 - bx0) * kx), border((y0 - by0) * ky), border((bx1 - x1) * kx),
+           border((by1 - y1) * ky))
+    rw, rh = size - pad[0] - pad[2], size - pad[1] - pad[3]
+    if min(pad) < 0 or rw < MIN_SIDE or rh < MIN_SIDE:
+        return None
+    sx, sy = rw / float(x1 - x0), rh / float(y1 - y0)
+    to_input = np.array([[sx, 0.0, pad[0] - x0 * sx], [0.0, sy, pad[1] - y0 * sy]])
+    return rw, rh, pad, to_input
+
+
+def plan_crop(roi: Roi, frame_w: int, frame_h: int, size: int = 256, rotate: bool = True,
+              snap: float = ROTATION_SNAP) -> Optional[CropPlan]:
+    """The hardware crop for an ROI, or None when the ROI does not overlap the frame.
+    A rotation under `snap` radians (or any, with rotate False) is taken as upright: the
+    crop is then the hardware's alone, with a replicated border where the ROI leaves the
+    frame (cv2.copyMakeBorder, a few microseconds); a turned crop costs one CPU warp."""
+    theta = roi.rotation if rotate else 0.0
+    upright = abs(math.atan2(math.sin(theta), math.cos(theta))) < snap
+    to_frame = roi_to_frame(roi, frame_w, frame_h, size, rotate and not upright)
+    bounds = _bounds(to_frame, size)
+    xs = _span(bounds[0], bounds[2], frame_w)
+    ys = _span(bounds[1], bounds[3], frame_h)
+    if xs is None or ys is None:
+        return None
+    (x0, x1), (y0, y1) = xs, ys
+    w, h = x1 - x0, y1 - y0
+    if upright:
+        fit = _upright(x0, y0, x1, y1, bounds, size)
+        if fit is not None:
+            rw, rh, pad, to_input = fit
+            shown = _bounds(_affine_inverse(to_input), size)
+            return CropPlan(x0, y0, w, h, rw, rh, size, None, to_input, shown, pad)
+    # Resize so that the ROI's side is `size` pixels, then turn / pad on the CPU.
+    side = max(roi.width * frame_w, roi.height * frame_h)
+    k = size / max(side, 1e-6)
+    rw = min(MAX_WIDTH, max(MIN_SIDE, _even_round(w * k)))
+    rh = min(MAX_HEIGHT, max(MIN_SIDE, _even_round(h * k)))
+    to_resized = np.array([[rw / float(w), 0.0, -x0 * rw / float(w)],
+                           [0.0, rh / float(h), -y0 * rh / float(h)]])
+    to_input = _affine_inverse(to_frame)
+    warp = _compose(to_input, _affine_inverse(to_resized))
+    return CropPlan(x0, y0, w, h, rw, rh, size, warp, to_input, bounds, (0, 0, 0, 0))
+
+
+def _software_crop(frame: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
+    fy, fvu = nv21.planes(frame)
+    out = nv21.empty(w, h)
+    oy, ovu = nv21.planes(out)
+    oy[:] = fy[y:y + h, x:x + w]
+    ovu[:] = fvu[y // 2:(y + h) // 2, x:x + w]
+    return out
+
+
+def _resize(src: np.ndarray, w: int, h: int, pre) -> Tuple[np.ndarray, bool]:
+    """(src resized to w x h, whether the hardware refused and OpenCV did it)."""
+    sw, sh = nv21.nv21_size(src)
+    if (sw, sh) == (w, h):
+        return src, False
+    if pre is not None:
+        try:
+            return np.asarray(pre.resize(src, w, h, 0)), False
+        except ValueError:
+            return nv21.resize(src, w, h), True
+    return nv21.resize(src, w, h), False
+
+
+def crop_input(frame: np.ndarray, plan: CropPlan, pre, out: np.ndarray) -> bool:
+    """Writes the model input of `plan` into `out` (NV21 size x size). `pre` is a
+    hilens.Preprocessor (None: numpy and OpenCV only). Returns True when the hardware
+    refused a call and numpy/OpenCV did it instead."""
+    crop = None
+    refused = False
+    if pre is not None:
+        try:
+            crop = np.asarray(pre.crop(frame, plan.x, plan.y, plan.w, plan.h, 0))
+        except ValueError:
+            refused = True
+    if crop is None:
+        crop = _software_crop(frame, plan.x, plan.y, plan.w, plan.h)
+    resized, refused_resize = _resize(crop, plan.rw, plan.rh, None if refused else pre)
+    refused = refused or refused_resize
+    if plan.warp is None:
+        left, top, right, bottom = plan.pad
+        if not (left or top or right or bottom):
+            np.copyto(out, resized.reshape(out.shape))
+            return refused
+        ry, _ = nv21.planes(resized)
+        cv2.copyMakeBorder(ry, top, bottom, left, right, cv2.BORDER_REPLICATE,
+                           dst=nv21.planes(out)[0])
+        cv2.copyMakeBorder(nv21.vu_pairs(resized), top // 2, bottom // 2, left // 2,
+                           right // 2, cv2.BORDER_REPLICATE, dst=nv21.vu_pairs(out))
+        return refused
+    s = plan.size
+    oy, _ = nv21.planes(out)
+    ry, _ = nv21.planes(resized)
+    cv2.warpAffine(ry, _cv_matrix(plan.warp), (s, s), dst=oy, flags=cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_REPLICATE)
+    cv2.warpAffine(nv21.vu_pairs(resized), _cv_matrix(plan.warp, 0.5), (s // 2, s // 2),
+                   dst=nv21.vu_pairs(out), flags=cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_REPLICATE)
+    return refused
+
+
+# -- back to the frame ----------------------------------------------------------------------
+
+def to_frame(points: np.ndarray, to_input: np.ndarray) -> np.ndarray:
+    """Input pixels (N x 2) -> frame pixels."""
+    inv = _affine_inverse(to_input)
+    p = np.asarray(points, np.float64)
+    return p.dot(inv[:, :2].T) + inv[:, 2]
+
+
+def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
+              canvas: np.ndarray) -> None:
+    """canvas = max(canvas, the input-size `mask` seen in frame coordinates), with the
+    canvas a float32 (ch, cw) picture of the whole frame at its own scale. Only the region
+    the crop shows is touched."""
+    ch, cw = canvas.shape
+    sx, sy = cw / float(frame_w), ch / float(frame_h)
+    x0 = max(0, int(math.floor(plan.bounds[0] * sx)))
+    y0 = max(0, int(math.floor(plan.bounds[1] * sy)))
+    x1 = min(cw, int(math.ceil(plan.bounds[2] * sx)))
+    y1 = min(ch, int(math.ceil(plan.bounds[3] * sy)))
+    if x1 <= x0 or y1 <= y0:
+        return
+    # canvas pixel -> frame pixel -> input pixel, then shifted to the region's origin
+    canvas_to_frame = np.array([[1.0 / sx, 0.0, x0 / sx], [0.0, 1.0 / sy, y0 / sy]])
+    m = _cv_matrix(_compose(plan.to_input, canvas_to_frame))
+    region = canvas[y0:y1, x0:x1]
+    warped = cv2.warpAffine(np.ascontiguousarray(mask, np.float32), m, (x1 - x0, y1 - y0),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    np.maximum(region, warped, out=region)
