@@ -8,14 +8,15 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from tools.model.export_onnx import MODELS, check_contract, export_onnx, fold_pad_into_conv
+from tools.model.export_onnx import (MODELS, check_contract, export_onnx, fold_pad_into_conv,
+                                     load_model)
 from tools.model.mediapipe_import import load_selfie_net
 
 torch.set_num_threads(1)
 REPO = pathlib.Path(__file__).resolve().parent.parent
 # What the exported graphs may contain: plain layers the Ascend converters know.
 ALLOWED_OPS = {"Conv", "ConvTranspose", "Relu", "Sigmoid", "HardSigmoid", "Mul", "Add",
-               "GlobalAveragePool", "Resize", "Concat"}
+               "GlobalAveragePool", "Resize", "Concat", "AveragePool"}
 
 
 def _session(path):
@@ -27,8 +28,8 @@ def _session(path):
 @pytest.fixture(scope="module", params=sorted(MODELS))
 def committed(request):
     name = request.param
-    variant, prev_alpha = MODELS[name]
-    return name, REPO / "model" / name, load_selfie_net(variant, prev_alpha)
+    # matting.onnx: MediaPipe's weights and the trained FeedbackHead of model/feedback_head.json
+    return name, REPO / "model" / name, load_model(name)
 
 
 def test_committed_onnx_follows_the_model_contract(committed):
@@ -42,7 +43,7 @@ def test_committed_onnx_follows_the_model_contract(committed):
         attrs = {a.name: a.s for a in node.attribute if a.type == onnx.AttributeProto.STRING}
         assert attrs["mode"] == b"linear"
         assert attrs["coordinate_transformation_mode"] in (b"half_pixel", b"pytorch_half_pixel")
-    stem = model.graph.node[1 if net.prev_alpha else 0]
+    stem = model.graph.node[1 if net.prior_at == "stem" else 0]
     assert stem.op_type == "Conv"
     pads = [list(a.ints) for a in stem.attribute if a.name == "pads"][0]
     assert pads == [0, 0, 1, 1]  # TensorFlow SAME for a 3x3/2 conv on an even size
@@ -55,15 +56,22 @@ def test_committed_onnx_matches_a_fresh_import(committed):
     gen = torch.Generator().manual_seed(7)
     inputs = [torch.rand(1, 3, h, w, generator=gen)]
     if net.prev_alpha:
-        # a non-zero prior: the untrained extension must still ignore it, in both runtimes
+        # a non-zero prior: the network with its head computes the same in both runtimes
         inputs.append(torch.rand(1, 1, h, w, generator=gen))
     feed = {i.name: t.numpy() for i, t in zip(sess.get_inputs(), inputs)}
     got = sess.run(["alpha"], feed)[0]
     with torch.no_grad():
         want = net(*inputs).numpy()
-        # and, for matting.onnx, the same as the original network that has no prior at all
         plain = load_selfie_net(net.variant)(inputs[0]).numpy()
-    assert float(np.abs(want - plain).max()) < 1e-6
+        if net.prev_alpha:
+            # with a zero prior (the first frame, no feedback) it is the original network
+            blank = net(inputs[0], torch.zeros_like(inputs[1])).numpy()
+            assert float(np.abs(blank - plain).max()) < 1e-6
+            feed["prev_alpha"] = np.zeros_like(feed["prev_alpha"])
+            assert float(np.abs(sess.run(["alpha"], feed)[0] - plain).max()) < 1e-5
+    if net.prior_at != "head":
+        # the untrained stem extension (or no prior at all) ignores the prior
+        assert float(np.abs(want - plain).max()) < 1e-6
     assert got.shape == (1, 1, h, w)
     assert float(np.abs(got - want).max()) < 1e-5
 

@@ -3,7 +3,10 @@
     python -m tools.model.export_onnx [--out-dir model]
 
 writes
-    matting.onnx          landscape 144x256 with the prev_alpha input (the skill's default)
+    matting.onnx          landscape 144x256 with the prev_alpha input (the skill's default):
+                          MediaPipe's weights plus the trained FeedbackHead of
+                          model/feedback_head.json when that file exists (tools/train writes
+                          it with --export-head), else the zero stem channel (no effect)
     selfie_landscape.onnx landscape 144x256, image only
     selfie_square.onnx    square 256x256, image only
 each with static shapes, opset 11, float32, inputs `image` (1x3xHxW RGB in [0,1]) and, for
@@ -24,6 +27,7 @@ from onnx import numpy_helper
 from tools import paths
 from tools.model.mediapipe_import import load_selfie_net
 
+HEAD_FILE = paths.REPO / "model" / "feedback_head.json"
 # file name -> (variant, prev_alpha)
 MODELS = {
     "matting.onnx": ("landscape", True),
@@ -33,6 +37,58 @@ MODELS = {
 # Nodes that would make the graph depend on run-time shapes or that ATC/omg handle badly.
 FORBIDDEN_OPS = {"Shape", "Gather", "Unsqueeze", "Squeeze", "ConstantOfShape", "Range", "Loop",
                  "If", "Pad", "Cast", "Expand", "Slice", "Reshape", "NonZero"}
+
+
+def save_head(model, path):
+    """The FeedbackHead's weights of `model` as JSON (a few hundred floats, printed exactly):
+    with the MediaPipe wheel they are all that makes matting.onnx."""
+    import json
+    state = {k[len("feedback."):]: v for k, v in model.state_dict().items()
+             if k.startswith("feedback.")}
+    head = {"what": "FeedbackHead of tools/model/selfie_net.py, trained by python -m tools.train "
+                    "(model/MODEL.md); the rest of matting.onnx is MediaPipe's landscape network",
+            "channels": model.feedback.channels}
+    # one line per tensor: shape and values (float32 printed exactly)
+    lines = ['  "%s": {"shape": %s, "values": [%s]}' % (
+        k, json.dumps(list(v.shape)), ", ".join("%.9g" % x for x in v.flatten().tolist()))
+        for k, v in state.items()]
+    text = json.dumps(head, indent=1)[:-2] + ',\n "weights": {\n' + ",\n".join(lines) + "\n }\n}\n"
+    json.loads(text)   # well formed
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def load_head(model, path):
+    """Load save_head's file into a SelfieSegNet(prior_at="head")."""
+    import json
+    doc = json.loads(pathlib.Path(path).read_text())
+    state = {"feedback." + k: torch.tensor(np.array(v["values"], np.float32).reshape(v["shape"]))
+             for k, v in doc["weights"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    head_missing = [k for k in missing if k.startswith("feedback.")]
+    if unexpected or head_missing:
+        raise ValueError("%s does not fit the FeedbackHead (unexpected %s, missing %s)"
+                         % (path, unexpected, head_missing))
+    return model
+
+
+def load_model(name, head_file=None):
+    """The network of model/<name> (a key of MODELS) as the tools make it from the wheel:
+    matting.onnx gets the trained FeedbackHead of `head_file` (default HEAD_FILE) when that
+    file exists."""
+    from tools.model.selfie_net import SelfieSegNet
+    variant, prev_alpha = MODELS[name]
+    head_file = pathlib.Path(head_file or HEAD_FILE)
+    if name == "matting.onnx" and head_file.is_file():
+        import json
+        channels = json.loads(head_file.read_text())["channels"]
+        model = SelfieSegNet(variant, True, "head", channels)
+        missing, _ = model.load_state_dict(load_selfie_net(variant).state_dict(), strict=False)
+        assert all(k.startswith("feedback.") for k in missing)
+        return load_head(model, head_file).eval()
+    return load_selfie_net(variant, prev_alpha)
 
 
 def _dummy_inputs(model):
@@ -202,9 +258,12 @@ def export_onnx(model, path, opset=11):
     # the script's name before tools/ became packages, kept so that a fresh export stays
     # byte-identical to the shipped model/*.onnx (and the .om made from them)
     onnx_model.producer_name = "tools/export_onnx.py"
+    extension = ""
+    if model.prev_alpha:
+        extension = "; prev_alpha input added" if getattr(model, "prior_at", "stem") == "stem" \
+            else "; prev_alpha feeds a FeedbackHead trained by this project"
     onnx_model.doc_string = ("MediaPipe selfie segmentation (%s, Apache-2.0, Google), converted "
-                             "by this project%s" % (model.variant, "; prev_alpha input added"
-                                                    if model.prev_alpha else ""))
+                             "by this project%s" % (model.variant, extension))
     check_contract(onnx_model, model.prev_alpha, model.input_size, opset)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -234,12 +293,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     for name, (variant, prev_alpha) in MODELS.items():
-        model = load_selfie_net(variant, prev_alpha)
+        model = load_model(name)
         path = export_onnx(model, pathlib.Path(args.out_dir) / name)
         diff = onnx_matches_torch(model, path)
         nodes = onnx.load(str(path)).graph.node
         print("%-22s %-9s prev_alpha=%-5s %7d bytes  %3d nodes  max|onnx-torch| %.2e"
-              % (name, variant, prev_alpha, path.stat().st_size, len(nodes), diff))
+              % (name, variant, getattr(model, "prior_at", None) or prev_alpha,
+                 path.stat().st_size, len(nodes), diff))
 
 
 if __name__ == "__main__":

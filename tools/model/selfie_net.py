@@ -302,21 +302,22 @@ class SelfieSegNet(nn.Module):
 
     def forward(self, image, prev_alpha=None):
         self._check_inputs(image, prev_alpha)
-        logits = self._logits(torch.cat([image, prev_alpha], dim=1)
-                              if self.prior_at == "stem" else image)
-        if self.feedback is not None:
-            logits = self.feedback(logits, prev_alpha)
-        return torch.sigmoid(logits)
+        if self.prior_at == "stem":
+            return self.head(self._features(torch.cat([image, prev_alpha], dim=1)))
+        if self.feedback is None:
+            return self.head(self._features(image))
+        logits = self.head.deconv(self._features(image))
+        return torch.sigmoid(self.feedback(logits, prev_alpha))
 
     def logits(self, image, prev_alpha=None):
         """The network's logits before the sigmoid and before a FeedbackHead (which needs no
         prev_alpha here: the prior enters only after them)."""
         if self.prior_at == "head":
             self._check_inputs(image, torch.zeros_like(image[:, :1]))
-            return self._logits(image)
+            return self.head.deconv(self._features(image))
         self._check_inputs(image, prev_alpha)
-        return self._logits(torch.cat([image, prev_alpha], dim=1)
-                            if self.prior_at == "stem" else image)
+        x = torch.cat([image, prev_alpha], dim=1) if self.prior_at == "stem" else image
+        return self.head.deconv(self._features(x))
 
     def _check_inputs(self, image, prev_alpha):
         expect = tuple(self.input_size)
@@ -332,7 +333,8 @@ class SelfieSegNet(nn.Module):
         elif prev_alpha is not None:
             raise ValueError("this model was built without a prev_alpha input")
 
-    def _logits(self, x):
+    def _features(self, x):
+        """The decoder's output, before the head."""
         x = self.stem(x)
         skips = [x]
         for i, block in enumerate(self.encoder):
@@ -342,7 +344,7 @@ class SelfieSegNet(nn.Module):
         x = self.lraspp(x)
         for stage, skip in zip(self.decoder, reversed(skips)):
             x = stage(x, skip)
-        return self.head.deconv(x)
+        return x
 
     def tflite_weight_order(self):
         """(kind, module) for every weighted layer in the order the tflite graph runs them;

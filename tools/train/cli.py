@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
+import sys
 
 import numpy as np
 import torch
@@ -63,6 +64,13 @@ from tools.train.clips import ClipConfig
 from tools.train.data import DEFAULT_DATA, list_hsd, split_ids, val_folder
 from tools.train.evaluate import evaluate_models, print_evaluation
 from tools.train.loop import SCOPES, build_model, export, train
+
+
+# The head recipe's own defaults where it differs from the stem recipe's (which keeps its
+# own, so that model/MODEL.md's earlier numbers stay reproducible): applied unless the flag
+# is on the command line.
+HEAD_DEFAULTS = {"steps": 1500, "batch": 8, "val_every": 300, "head_channels": 16,
+                 "p_empty_plate": 0.8}
 
 
 def parse_args(argv=None):
@@ -118,6 +126,9 @@ def parse_args(argv=None):
     ap.add_argument("--no-val", action="store_true")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--export", default="", help="write the trained model to this ONNX file")
+    ap.add_argument("--export-head", default="",
+                    help="head recipe: write the FeedbackHead's weights to this JSON file (what "
+                         "python -m tools.model.export_onnx builds matting.onnx from)")
     ap.add_argument("--evaluate", action="append", default=[],
                     help="only evaluate (repeatable): mediapipe or a checkpoint .pt; photo "
                          "metrics and the skill's still and walk suites (skill_eval) on the "
@@ -145,7 +156,9 @@ def parse_args(argv=None):
                       default=("breakdance-flare", "rollerblade", "swing"),
                       help="DAVIS clips of the validation (those not trained on): real video "
                            "in closed loop")
-    head.add_argument("--head-channels", type=int, default=8)
+    head.add_argument("--head-channels", type=int, default=8,
+                      help="FeedbackHead width (head recipe default: %d)"
+                           % HEAD_DEFAULTS["head_channels"])
     head.add_argument("--motion-weight", type=float, default=0.0,
                       help="extra loss weight where the masks moved (lag and trails)")
     head.add_argument("--kind-weights", type=_weights, default={},
@@ -166,6 +179,11 @@ def parse_args(argv=None):
     for f in dataclasses.fields(AugConfig):
         aug.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     args = ap.parse_args(argv)
+    if args.recipe == "head":
+        given = {a.split("=", 1)[0] for a in (sys.argv[1:] if argv is None else argv)}
+        for key, value in HEAD_DEFAULTS.items():
+            if "--" + key.replace("_", "-") not in given:
+                setattr(args, key, value)
     for f in dataclasses.fields(AugConfig):
         if f.name.startswith("p_") and not 0 <= getattr(args, f.name) <= 1:
             ap.error("--%s must be in [0, 1]" % f.name.replace("_", "-"))
@@ -229,11 +247,17 @@ def model_from(spec: str):
 
 def export_checkpoint(args) -> None:
     """--export-from CKPT --export PATH.onnx: no training."""
-    if not args.export:
-        raise SystemExit("--export-from needs --export PATH.onnx")
+    if not args.export and not args.export_head:
+        raise SystemExit("--export-from needs --export PATH.onnx and/or --export-head PATH.json")
     model = model_from(args.export_from)
-    export(model, pathlib.Path(args.export))
-    print("wrote %s" % args.export)
+    if args.export:
+        export(model, pathlib.Path(args.export))
+        print("wrote %s" % args.export)
+    if args.export_head:
+        if getattr(model, "feedback", None) is None:
+            raise SystemExit("--export-head: %s has no FeedbackHead" % args.export_from)
+        from tools.model.export_onnx import save_head
+        print("wrote %s" % save_head(model, args.export_head))
 
 
 def link_val_folder(args) -> None:

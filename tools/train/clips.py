@@ -33,11 +33,12 @@ import numpy as np
 import torch
 
 from tools import paths
+from tools.evaluate import people
 from tools.evaluate.seg_metrics import list_pairs, read_pair
 from tools.train import augment
 from tools.train.augment import MODEL_H, MODEL_W, AugConfig
 from tools.train.data import Photo, _empty_scene, _photo_scene, _view, initial_prior, \
-    load_photos, split_ids
+    load_photos
 
 KINDS = ("still", "walk", "motion", "davis")
 DAVIS_MAX_SIDE = 480
@@ -60,18 +61,8 @@ class ClipConfig:
     p_cut: float = 0.3            # walk: the person vanishes or appears mid-clip
 
 
-def split_people(pairs: list) -> tuple:
-    """(train, val) by the one split rule of the evaluation (tools/evaluate/people.py)."""
-    try:
-        from tools.evaluate import people
-    except ImportError:          # the same rule, every 5th sorted pair is validation
-        return split_ids(pairs)
-    return people.split(pairs)
-
-
 def collection_pairs(name: str) -> list:
-    root = paths.hsd() if name == "hsd" else paths.ccp()
-    return list_pairs(str(root / "images"), str(root / "masks"))
+    return people.list_collection(name)
 
 
 @dataclasses.dataclass
@@ -110,7 +101,7 @@ def load_sources(collections=("hsd", "ccp"), davis=(), limit: int = 0, which: st
     """The training people (or, which="val", the validation people) of the collections."""
     photos = []
     for name in collections:
-        train, val = split_people(collection_pairs(name))
+        train, val = people.split(collection_pairs(name))
         pairs = train if which == "train" else val
         if limit:
             pairs = pairs[:limit]

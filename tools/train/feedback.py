@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from tools.model.selfie_net import SelfieSegNet
 from tools.train import augment, bank, clips
-from tools.train.loop import load_checkpoint
+from tools.train.loop import load_checkpoint, new_history, resume
 from tools.train.augment import MODEL_H, MODEL_W, AugConfig
 
 HEAD_PREFIX = "feedback."
@@ -386,14 +386,17 @@ def evaluate_head(head, val: ValSet, decay: float, floor: float, enabled: bool =
     """Validation numbers of the closed loop (enabled=False: the per-frame network); every
     sequence starts from a blank prior, as the skill does."""
     out = {}
-    terr, ious = [], []
-    for seq in val.still:
-        a = _closed_loop_alpha(head, seq, decay, floor, enabled)
-        g = seq["gt"][:, 0]
-        terr += list(_terr(a, g))
-        ious += [_iou(a[k], g[k]) for k in range(len(a))]
-    out["still_terr"] = float(np.mean(terr)) * 1e3
-    out["still_iou"] = float(np.mean(ious))
+
+    def iou_and_terr(name, seqs):
+        terr, ious = [], []
+        for seq in seqs:
+            a = _closed_loop_alpha(head, seq, decay, floor, enabled)
+            g = seq["gt"][:, 0]
+            terr += list(_terr(a, g))
+            ious += [_iou(a[k], g[k]) for k in range(len(a))]
+        out[name + "_terr"] = float(np.mean(terr)) * 1e3
+        out[name + "_iou"] = float(np.mean(ious))
+    iou_and_terr("still", val.still)
     by_phase = {}
     appear, clear, after, walk_terr = [], [], [], []
     for seq in val.walks:
@@ -421,14 +424,7 @@ def evaluate_head(head, val: ValSet, decay: float, floor: float, enabled: bool =
     out["exit_alpha_2"] = float(np.mean([v[1] for v in after]))
     out["exit_alpha"] = float(np.mean([x for v in after for x in v]))
     if val.davis:
-        terr, ious = [], []
-        for seq in val.davis:
-            a = _closed_loop_alpha(head, seq, decay, floor, enabled)
-            g = seq["gt"][:, 0]
-            terr += list(_terr(a, g))
-            ious += [_iou(a[k], g[k]) for k in range(len(a))]
-        out["davis_terr"] = float(np.mean(terr)) * 1e3
-        out["davis_iou"] = float(np.mean(ious))
+        iou_and_terr("davis", val.davis)
     if val.photos:
         z = head(val.photo_logits, torch.zeros_like(val.photo_logits)) if enabled \
             else val.photo_logits
@@ -492,16 +488,8 @@ def train(args, echo=print) -> dict:
                                                          args.clip_len, time.time() - t0))
     params = head_parameters(model)
     opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
-    history = {"loss": [], "parts": [], "val": []}
-    start = 0
     ckpt = run / "last.pt"
-    if args.resume:
-        if not ckpt.is_file():
-            raise FileNotFoundError("--resume: no checkpoint %s" % ckpt)
-        state = load_checkpoint(ckpt, "--resume")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start, history = state["step"], state["history"]
+    start, history = resume(ckpt, model, opt) if args.resume else (0, new_history())
     val = base = None
     log = open(run / "log.jsonl", "a")
     head = model.feedback

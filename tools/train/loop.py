@@ -126,6 +126,20 @@ def load_checkpoint(path, flag: str = "checkpoint") -> dict:
                                      "%s" % (flag, path, first)) from None
 
 
+def new_history() -> dict:
+    return {"loss": [], "parts": [], "val": []}
+
+
+def resume(ckpt: pathlib.Path, model, opt) -> tuple:
+    """(step, history) of RUN/last.pt, its model and optimiser state loaded into model, opt."""
+    if not ckpt.is_file():
+        raise FileNotFoundError("--resume: no checkpoint %s" % ckpt)
+    state = load_checkpoint(ckpt, "--resume")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    return state["step"], state["history"]
+
+
 def save_checkpoint(path: pathlib.Path, model, opt, step: int, history: dict, args) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
@@ -201,16 +215,8 @@ def train(args) -> dict:
     opt = torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
     teacher = build_teacher() if args.distill > 0 else None
 
-    history = {"loss": [], "parts": [], "val": []}
-    start = 0
     ckpt = run / "last.pt"
-    if args.resume:
-        if not ckpt.is_file():
-            raise FileNotFoundError("--resume: no checkpoint %s" % ckpt)
-        state = load_checkpoint(ckpt, "--resume")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start, history = state["step"], state["history"]
+    start, history = resume(ckpt, model, opt) if args.resume else (0, new_history())
     log = open(run / "log.jsonl", "a")
     if val is not None and start == 0:
         v = dict(validate(model, val), step=0)
