@@ -29,10 +29,12 @@ from utils import log
 class Inference(NamedTuple):
     """What a model gave: `value` (Model.run: the list of flat outputs; MattingModel.infer:
     the checked alpha) or, when `error` is set, nothing; `calls` is how many hilens
-    infer calls that took (the matting model probes its inputs on the first frame)."""
+    infer calls that took (the matting model probes its inputs on the first frame) and
+    `ms` their wall time."""
     value: Any
     error: str = ""
     calls: int = 1
+    ms: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -51,20 +53,23 @@ class Model(object):
         self._throttle = log.Throttle(5.0)
 
     def run(self, inputs: List[np.ndarray]) -> Inference:
+        t0 = time.perf_counter()
         try:
             outputs = self.model.infer(inputs)
         except Exception as e:  # ValueError for bad dtypes, device errors
-            return Inference(None, "infer raised %s: %s" % (type(e).__name__, e))
+            return Inference(None, "infer raised %s: %s" % (type(e).__name__, e),
+                             ms=(time.perf_counter() - t0) * 1000.0)
+        ms = (time.perf_counter() - t0) * 1000.0
         if not isinstance(outputs, (list, tuple)):
             error = "infer returned error code %r" % (outputs,)
             if self.expects:
                 error += " for what was sent: " + self.expects
-            return Inference(None, error)
-        return Inference(list(outputs))
+            return Inference(None, error, ms=ms)
+        return Inference(list(outputs), ms=ms)
 
-    def fail(self, error: str, calls: int = 1) -> Inference:
+    def fail(self, error: str, calls: int = 1, ms: float = 0.0) -> Inference:
         self._throttle("error", "%s model: %s" % (self.name, error))
-        return Inference(None, error, calls)
+        return Inference(None, error, calls, ms)
 
 
 # Back-off for a model that gives no output (see the module doc).
@@ -111,18 +116,21 @@ class MattingModel(Model):
         calls = 1
         if self.has_prior_input is False:
             result = self.run([image])
+            ms = result.ms
         else:
             result = self.run([image, prior_flat])
+            ms = result.ms
             if self.has_prior_input is None and not result.ok:
                 single = self.run([image])
                 calls = 2
+                ms += single.ms
                 if single.ok:
                     self.has_prior_input = False
                     log.info("%s model: no prev_alpha input (2 inputs fail, 1 works); "
                              "running without temporal feedback" % self.name)
                     result = single
         if not result.ok:
-            return self._no_output(result.error, calls)
+            return self._no_output(result.error, calls, ms)
         self.failing, self._retry_at, self._retry_s = 0, None, RETRY_FIRST_S
         if self.has_prior_input is None:
             self.has_prior_input = True
@@ -130,26 +138,26 @@ class MattingModel(Model):
                      % (self.name, "on" if self.use_feedback else "off (zeros)"))
         outputs = result.value
         if len(outputs) == 0:
-            return self.fail("infer returned no outputs", calls)
+            return self.fail("infer returned no outputs", calls, ms)
         out = np.asarray(outputs[0])
         if out.size != self.width * self.height:
             return self.fail("output has %d values, expected %dx%d = %d"
                              % (out.size, self.width, self.height,
-                                self.width * self.height), calls)
+                                self.width * self.height), calls, ms)
         alpha = self.alpha
         np.copyto(alpha, out.reshape(self.height, self.width), casting="unsafe")
         if not np.isfinite(alpha).all():
-            return self.fail("output has NaN/inf values", calls)
+            return self.fail("output has NaN/inf values", calls, ms)
         np.clip(alpha, 0.0, 1.0, out=alpha)
-        return Inference(alpha, calls=calls)
+        return Inference(alpha, calls=calls, ms=ms)
 
-    def _no_output(self, error: str, calls: int) -> Inference:
+    def _no_output(self, error: str, calls: int, ms: float) -> Inference:
         """A call that gave no output: logged, and the model backed off when it never worked
         or keeps failing."""
         self.failing += 1
         never_worked = self.has_prior_input is None
         if not never_worked and self.failing < FAILURES_BEFORE_BACKOFF:
-            return self.fail(error, calls)
+            return self.fail(error, calls, ms)
         wait = self._retry_s
         self._retry_at = self.clock() + wait
         self._retry_s = min(wait * 2.0, RETRY_MAX_S)
@@ -159,6 +167,6 @@ class MattingModel(Model):
             log.error("%s model refused what was sent (error %s, also without prev_alpha): "
                       "%s. model_width/model_height must be the .om's input size (its log "
                       "line inputTensorVec... size=)" % (self.name, code, self.expects))
-            return Inference(None, error, calls)
+            return Inference(None, error, calls, ms)
         return self.fail("%s; %d frame(s) in a row, next try in %.0f s"
-                         % (error, self.failing, wait), calls)
+                         % (error, self.failing, wait), calls, ms)

@@ -1,0 +1,210 @@
+"""utils/people.py, the person stage, on deterministic fake networks (test/people_fakes.py)
+through the simulator's Preprocessor: who is found, followed, dropped, merged, and what a
+failing model or a refused crop does."""
+import numpy as np
+import pytest
+
+import hilens
+from utils import people as ppl
+from utils import person_roi as pr
+from people_fakes import ERROR, FakeDetector, FakeSegmenter, scene
+from test_person_crop import Refusing
+
+W, H = 640, 360
+CANVAS = (H // 2, W // 2)
+PERSON = (280, 120, 340, 300)       # 60 x 180: a standing person in the middle
+LEFT, RIGHT = (100, 140, 150, 300), (480, 140, 530, 300)
+
+
+def stage(detector=None, segmenter=None, pre=True, **kw):
+    det = detector or FakeDetector()
+    seg = segmenter or FakeSegmenter()
+    return ppl.People(det, seg, hilens.Preprocessor() if pre else None, **kw), det, seg
+
+
+def run(p, boxes, w=W, h=H):
+    canvas = np.zeros(CANVAS if (w, h) == (W, H) else (h // 2, w // 2), np.float32)
+    return p.run(scene(w, h, boxes), canvas), canvas
+
+
+def box_iou_canvas(canvas, *boxes, scale=0.5):
+    """IoU of the canvas's matte with the union of the boxes (frame pixels)."""
+    gt = np.zeros(canvas.shape, bool)
+    for box in boxes:
+        x0, y0, x1, y1 = (int(v * scale) for v in box)
+        gt[y0:y1, x0:x1] = True
+    m = canvas > 0.5
+    return (m & gt).sum() / float((m | gt).sum())
+
+
+def test_a_person_is_found_segmented_and_pasted_where_they_are():
+    p, det, seg = stage()
+    r, canvas = run(p, [PERSON])
+    assert r.ok and r.people == 1 and r.calls == {"detector": 1, "segmenter": 1}
+    assert r.ms["segmenter"] >= 0 and r.events == ()
+    assert box_iou_canvas(canvas, PERSON) > 0.9
+    t = p.tracks.people[0]
+    assert t.nose[0] == pytest.approx(310 / W, abs=0.02)  # landmark 0 came back to the frame
+    assert t.face > 0  # the face's extent, in frame heights
+    assert 0.0 < r.face < 0.05
+
+
+def test_the_tracker_follows_and_the_detector_only_looks_for_newcomers():
+    p, det, seg = stage(detect_interval=10)
+    calls = []
+    for i in range(16):
+        x = 200 + 8 * i  # walking right
+        r, canvas = run(p, [(x, 120, x + 60, 300)])
+        assert r.people == 1 and box_iou_canvas(canvas, (x, 120, x + 60, 300)) > 0.8, i
+        calls.append(r.calls["detector"])
+    # frame 0: the whole frame; 1-3: the other views (a newcomer was found); then only every
+    # detect_interval frames while fewer than max_people are followed
+    assert calls == [1, 1, 1, 1] + [0] * 9 + [1, 0, 0]
+    assert len(p.tracks.people) == 1 and p.tracks.people[0].age == 16
+
+
+def test_nobody_keeps_the_detector_looking_on_every_view_in_turn():
+    p, det, seg = stage()
+    for _ in range(5):
+        r, canvas = run(p, [])
+        assert r.ok and r.people == 0 and r.calls == {"detector": 1, "segmenter": 0}
+        assert canvas.max() == 0
+    # views in turn: the whole frame (letterboxed: black bands) and three squares
+    bands = [(y[:10] == 16).all() for y in det.inputs]
+    assert bands == [True, False, False, False, True]
+
+
+def test_a_person_who_leaves_is_dropped_and_looked_for_again_at_once():
+    p, det, seg = stage()
+    run(p, [PERSON])
+    r, canvas = run(p, [])
+    # the segmenter saw nobody: dropped, and the detector looked again in the same frame
+    assert r.people == 0 and r.calls["segmenter"] == 1 and r.calls["detector"] == 1
+    assert p.tracks.people == [] and canvas.max() == 0 and r.ok
+
+
+def test_side_by_side_people_are_two_and_max_people_caps_them():
+    p, det, seg = stage()
+    r, canvas = run(p, [LEFT, PERSON, RIGHT])
+    assert r.people == 3 and box_iou_canvas(canvas, LEFT, PERSON, RIGHT) > 0.9
+    p2, _, _ = stage(max_people=2)
+    r2, _ = run(p2, [LEFT, PERSON, RIGHT])
+    assert r2.people == 2 and len(p2.tracks.people) == 2
+    # the next views find the same people again: nobody is added twice
+    for _ in range(4):
+        r, _ = run(p, [LEFT, PERSON, RIGHT])
+    assert len(p.tracks.people) == 3 and r.people == 3
+
+
+def test_a_detection_is_the_followed_person_whose_nose_it_holds():
+    t = ppl.Track(0, pr.Roi(0.5, 0.5, 0.2, 0.3))
+    assert t.is_detection((0.4, 0.4, 0.6, 0.6)) is False  # no nose, no box: a new person
+    t.box = (0.45, 0.2, 0.55, 0.3)
+    assert t.is_detection((0.46, 0.21, 0.56, 0.31)) and not t.is_detection((0.6, 0.2, 0.7, 0.3))
+    t.nose = (0.5, 0.25)
+    assert t.is_detection((0.45, 0.2, 0.55, 0.3)) and not t.is_detection((0.56, 0.2, 0.66, 0.3))
+
+
+def test_two_tracks_on_one_person_become_the_older_one():
+    tracks = ppl.Tracks()
+    a = tracks.add(pr.Roi(0.5, 0.5, 0.3, 0.5), 0.9)
+    b = tracks.add(pr.Roi(0.51, 0.5, 0.3, 0.5), 0.9)
+    c = tracks.add(pr.Roi(0.62, 0.5, 0.3, 0.5), 0.9)  # a neighbour: ROIs overlap, heads not
+    a.nose, b.nose, c.nose = (0.5, 0.3), (0.505, 0.3), (0.62, 0.3)
+    assert tracks.merge(W, H) == 1 and tracks.people == [a, c]
+
+
+def test_presence_a_newcomer_needs_and_the_one_a_followed_person_keeps():
+    # a newcomer at presence 0.3 is not followed (track_presence 0.5)
+    p, det, seg = stage(segmenter=FakeSegmenter(presence=0.3))
+    r, canvas = run(p, [PERSON])
+    assert r.people == 0 and p.tracks.people == [] and canvas.max() == 0
+    # followed at 1.0 (and on the three frames after, while the detector's views are
+    # looked at), then 0.3: unsure, kept, pasted, and the detector checks in the same
+    # frame; then 0.05: dropped
+    seg = FakeSegmenter(presence=[1.0, 1.0, 1.0, 1.0, 0.3, 0.05])
+    p, det, _ = stage(segmenter=seg, detect_interval=100)
+    for _ in range(4):
+        assert run(p, [PERSON])[0].people == 1
+    before = det.calls
+    r, canvas = run(p, [PERSON])
+    assert r.people == 1 and box_iou_canvas(canvas, PERSON) > 0.8
+    assert det.calls == before + 1
+    first = p.tracks.people[0]
+    r, canvas = run(p, [PERSON])  # 0.05: dropped; found again by the detector at once
+    assert seg.presence == [] and r.calls["segmenter"] == 2 and r.people == 1
+    assert p.tracks.people[0] is not first and p.tracks.people[0].age == 1
+
+
+def test_an_unsure_track_takes_the_roi_of_a_sure_detection():
+    p, det, seg = stage(segmenter=FakeSegmenter(presence=[1.0, 0.3]), detect_interval=100)
+    run(p, [PERSON])
+    t = p.tracks.people[0]
+    t.roi = t.roi._replace(x_center=t.roi.x_center + 0.02)  # drifted off the person
+    drifted = t.roi
+    for _ in range(4):
+        run(p, [PERSON])
+    assert t.roi != drifted and t.roi.x_center == pytest.approx(310 / W, abs=0.01)
+
+
+def test_a_failing_detector_is_retried_and_says_so(logged):
+    p, det, seg = stage(detector=FakeDetector(script=[ERROR, "raise", "short"]))
+    for _ in range(3):
+        r, canvas = run(p, [PERSON])
+        assert not r.ok and r.people == 0 and "detector failed" in r.events
+    r, canvas = run(p, [PERSON])
+    assert r.ok and r.people == 1
+    errors = [m for lvl, m in logged if lvl == "error"]
+    assert errors and all("person detector" in m for m in errors)
+    assert any("expected" in m or "sent" in m for m in errors)
+
+
+def test_a_failing_segmenter_keeps_the_track_for_three_frames(logged):
+    seg = FakeSegmenter(script=[None, "nan", "raise", "short", None])
+    p, det, _ = stage(segmenter=seg, detect_interval=100)
+    assert run(p, [PERSON])[0].people == 1
+    roi = p.tracks.people[0].roi
+    for failures in (1, 2):
+        r, canvas = run(p, [PERSON])
+        assert not r.ok and "segmenter failed" in r.events and canvas.max() == 0
+        assert p.tracks.people[0].roi == roi and p.tracks.people[0].failures == failures
+    r, _ = run(p, [PERSON])  # the third failure in a row: given up
+    assert not r.ok and p.tracks.people == []
+    r, canvas = run(p, [PERSON])  # and found again
+    assert r.ok and r.people == 1 and p.tracks.people[0].age == 1
+    assert any("person segmenter" in m for lvl, m in logged if lvl == "error")
+
+
+def test_a_crop_the_hardware_refuses_is_made_by_opencv_and_counted(logged):
+    p = ppl.People(FakeDetector(), FakeSegmenter(), Refusing())
+    r, canvas = run(p, [PERSON])
+    assert r.ok and r.people == 1 and r.events.count("crop refused") == 2
+    assert box_iou_canvas(canvas, PERSON) > 0.9
+    warnings = [m for lvl, m in logged if lvl == "warning" and "refused" in m]
+    assert len(warnings) == 1  # once a minute, not once a call
+    run(p, [PERSON])
+    assert len([m for lvl, m in logged if "refused" in m]) == 1
+
+
+def test_a_scene_cut_forgets_everyone():
+    p, _, _ = stage()
+    run(p, [PERSON])
+    p.reset()
+    assert p.tracks.people == [] and p.tracks.detector_due(10, 3)
+
+
+def test_open_people_probes_each_model_and_names_a_wrong_one():
+    cfg = type("Cfg", (), dict(detector_model="model/d.om", segmenter_model="model/s.om",
+                               max_people=2, detect_interval=5, detect_score=0.6,
+                               track_presence=0.5, keep_presence=0.2))()
+    models = {"model/d.om": FakeDetector(), "model/s.om": FakeSegmenter()}
+    p = ppl.open_people(cfg, lambda path, what: models[path], None)
+    assert p.max_people == 2 and p.detect_score == 0.6 and p.keep_presence == 0.2
+    assert models["model/d.om"].calls == 1 and models["model/s.om"].calls == 1
+    models["model/s.om"] = FakeSegmenter(script=["short"])
+    with pytest.raises(ValueError, match=r"person segmenter model/s.om does not fit.*"
+                                         r"expected image NV21 uint8 98304 bytes"):
+        ppl.open_people(cfg, lambda path, what: models[path], None)
+    models["model/d.om"] = FakeDetector(script=[ERROR])
+    with pytest.raises(ValueError, match=r"person detector model/d.om.*error code 17"):
+        ppl.open_people(cfg, lambda path, what: models[path], None)
