@@ -162,9 +162,10 @@ def _run(work_path, argv, stop, opened):
         return 2
     source, pipeline, display = stages
     opened.append(display)
-    log.info("matting: input %r, model %s %dx%d, background %r, view %s, output %r"
-             % (cfg.input or "built-in camera", cfg.model, cfg.model_width, cfg.model_height,
-                cfg.background, cfg.view, cfg.output))
+    log.info("matting: input %r, segmenter %s, model %s %dx%d, background %r, view %s, "
+             "output %r" % (cfg.input or "built-in camera", pipeline.segmenter, cfg.model,
+                            cfg.model_width, cfg.model_height, cfg.background, cfg.view,
+                            cfg.output))
     stats = report.Stats(("read",) + STAGES + ("show", "total"))
     progress = report.Progress(cfg.progress)
     presence = report.PresenceWatch()
@@ -179,7 +180,7 @@ def _run(work_path, argv, stop, opened):
         pipeline.close()
     if stop():
         log.info("stopped by %s after %d frame(s)" % (stop.signal_name, stats.frames))
-    lines = stats.summary_lines() + [shown.summary()]
+    lines = stats.summary_lines() + [stats.models_line(), shown.summary()]
     if alpha.enabled:
         lines.append(alpha.summary())
     for text in lines:
@@ -253,7 +254,8 @@ def loop(cfg, source, pipeline, shown, alpha, stats, progress, presence, stop):
             alpha.write(index, result.alpha)
         ms = dict(read=(t1 - t0) * 1000.0, **result.stage_ms)
         ms.update(show=(t3 - t2) * 1000.0, total=(time.perf_counter() - t0) * 1000.0)
-        stats.add(ms, result.ok, result.resets)
+        stats.add(ms, result.ok, result.resets, result.calls, result.model_ms, result.people,
+                  result.events)
         presence.update(result.alpha, result.ok)
         progress.update(stats)
         if cfg.stats_interval > 0 and t3 - last_report >= cfg.stats_interval:

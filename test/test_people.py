@@ -208,3 +208,13 @@ def test_open_people_probes_each_model_and_names_a_wrong_one():
     models["model/d.om"] = FakeDetector(script=[ERROR])
     with pytest.raises(ValueError, match=r"person detector model/d.om.*error code 17"):
         ppl.open_people(cfg, lambda path, what: models[path], None)
+
+
+def test_a_person_unsure_for_too_long_is_dropped():
+    seg = FakeSegmenter(presence=[1.0] * 4 + [0.3] * (ppl.MAX_UNSURE + 5))
+    p, det, _ = stage(segmenter=seg, detect_interval=1000)
+    kept = 0
+    for _ in range(4 + ppl.MAX_UNSURE + 1):
+        r, _ = run(p, [PERSON])
+        kept += r.people
+    assert kept == 4 + ppl.MAX_UNSURE and p.tracks.people == []

@@ -178,8 +178,8 @@ def test_the_frame_result_carries_output_alpha_timings_and_model_calls():
     assert isinstance(r, FrameResult) and r.ok and r.resets == ()
     assert r.output.shape == (H * 3 // 2, W) and r.output.dtype == np.uint8
     assert r.alpha.shape == (H, W) and r.alpha_half.shape == (H // 2, W // 2)
-    assert tuple(r.stage_ms) == STAGES == ("resize", "infer", "postprocess", "upsample",
-                                           "composite")
+    assert tuple(r.stage_ms) == STAGES == ("resize", "people", "infer", "postprocess",
+                                           "upsample", "composite")
     assert all(v >= 0 for v in r.stage_ms.values()) and sum(r.stage_ms.values()) > 0
     assert r.model_calls == 1
     # each frame has its own timings, not a view of the pipeline's

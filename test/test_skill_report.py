@@ -33,8 +33,9 @@ def test_summary_counts_what_happened_to_the_frames():
     st.skip()
     clock.t += 2.0
     timing, counts = st.summary_lines()
-    assert timing == ("4 frames, 2.0 fps; mean ms/frame: read 1.00, resize 1.00, infer 1.00, "
-                      "postprocess 1.00, upsample 1.00, composite 1.00, show 1.00, total 25.00")
+    assert timing == ("4 frames, 2.0 fps; mean ms/frame: read 1.00, resize 1.00, people 1.00, "
+                      "infer 1.00, postprocess 1.00, upsample 1.00, composite 1.00, show 1.00, "
+                      "total 25.00")
     assert counts == ("1 frames skipped, 2 shown untouched (inference failed); prior resets: "
                       "frame size changed 1, inference failed 2, scene cut 1")
     assert st.frames == 4 and st.failed == 2 and st.skipped == 1

@@ -198,6 +198,34 @@ KEYS = [
         parity="even"),
     Key("model_height", "int", 144, "model input height in pixels", lo=64, hi=1080,
         parity="even"),
+    Key("segmenter", "choice", "auto",
+        "who makes the matte: selfie (the model above, for faces near the camera), person "
+        "(person detector + a segmenter per person, any distance) or auto (person, and the "
+        "selfie model when nobody is found or someone fills the frame)",
+        choices=("selfie", "person", "auto")),
+    Key("detector_model", "str", "model/person_detector.om",
+        "person detector (.om, 224x224 NV21 in)", resolve=_resolve_model),
+    Key("segmenter_model", "str", "model/person_segmenter.om",
+        "person segmenter (.om, 256x256 NV21 crop of one person in)", resolve=_resolve_model),
+    Key("max_people", "int", 3, "most people followed and cut out at once", lo=1, hi=10),
+    Key("detect_interval", "int", 10,
+        "frames between looks for newcomers while people are followed (the detector "
+        "also runs while nobody is, and as soon as someone is lost)", lo=1, hi=10000),
+    Key("detect_score", "float", 0.5,
+        "lowest detector score that makes the segmenter look at someone new", lo=0.05,
+        hi=1.0),
+    Key("track_presence", "float", 0.5,
+        "presence (segmenter) a newcomer needs to be followed; a followed person below it "
+        "is unsure and the detector checks it at once", lo=0.0, hi=1.0),
+    Key("keep_presence", "float", 0.1,
+        "a followed person whose presence falls below this is dropped", lo=0.0, hi=1.0),
+    Key("matte_height", "int", 216,
+        "rows of the matte the people are pasted into (frame aspect; the selfie model "
+        "alone uses its own size)", lo=64, hi=1080, parity="even"),
+    Key("closeup", "float", 0.06,
+        "segmenter auto: the selfie model also runs, its matte joined to the people's, "
+        "when a followed face (eyes to mouth and ears) is larger than this fraction of the "
+        "frame height", lo=0.0, hi=1.0),
     Key("feedback", "bool", True,
         "feed the previous alpha back into models with a prev_alpha input (zeros when off)"),
     Key("prior_decay", "float", 0.9,

@@ -12,8 +12,8 @@ Per frame (People.run):
    followed person is kept down to `keep_presence` (0.1): a small or far person's presence
    wavers while the crop is right, and dropping it hands the next frames to a detector
    that finds such people only now and then. Below `track_presence` the person is unsure:
-   the detector looks again, and a detection of that person scoring REANCHOR_SCORE gives
-   it the detection's ROI. A kept person's mask is pasted into the matte (maximum over
+   the detector looks again, a detection of that person scoring REANCHOR_SCORE gives it the
+   detection's ROI, and after MAX_UNSURE unsure frames in a row it is dropped. A kept person's mask is pasted into the matte (maximum over
    people) and its next ROI comes from the refined landmarks 33 and 34
    (person_roi.landmarks_roi), as MediaPipe's pose tracking does.
 3. A track that drops (or is unsure) sends the detector to look again in the same frame,
@@ -55,6 +55,7 @@ SEGMENTER_OUTPUTS = (SEGMENTER_SIZE * SEGMENTER_SIZE, 39 * 5, 1, 2 * 64 * 64)
 MAX_FAILURES = 3  # segmenter failures in a row before a track is given up
 FACE = 11  # landmarks 0..10: nose, eyes, ears, mouth
 REANCHOR_SCORE = 0.7  # a detection this sure gives an unsure track a fresh ROI
+MAX_UNSURE = 25  # frames in a row a followed person may stay unsure (1 s at 25 frames/s)
 
 
 def expects(name: str) -> str:
@@ -98,7 +99,7 @@ class Track(object):
     (frame-normalised x, y; None until the segmenter has seen the person) or, for a new
     track, the detection's box, the last presence, frames followed, segmenter failures in a
     row."""
-    __slots__ = ("id", "roi", "nose", "face", "box", "presence", "age", "failures")
+    __slots__ = ("id", "roi", "nose", "face", "box", "presence", "age", "failures", "unsure")
 
     def __init__(self, track_id: int, roi: pr.Roi, presence: float = 0.0,
                  box: Optional[Tuple[float, float, float, float]] = None):
@@ -110,6 +111,7 @@ class Track(object):
         self.presence = presence
         self.age = 0
         self.failures = 0
+        self.unsure = 0  # frames in a row with presence under track_presence
 
     def is_detection(self, box: Tuple[float, float, float, float]) -> bool:
         """Is a detection with this box (frame-normalised) this person? The detector's box
@@ -319,7 +321,12 @@ class People(object):
         if not np.isfinite(track.presence) or track.presence < keep:
             return "lost", None, None
         if track.presence < self.track_presence:
+            track.unsure += 1
+            if track.unsure > MAX_UNSURE:
+                return "lost", None, None
             self.tracks.detect_next = True  # unsure: the detector checks (see run)
+        else:
+            track.unsure = 0
         s = SEGMENTER_SIZE
         mask = alpha.reshape(s, s)
         if not np.isfinite(mask).all():
@@ -427,8 +434,8 @@ def open_people(cfg, load, pre) -> People:
     """The person stage of a config: `load(path, what)` loads a model through hilens (or
     raises ValueError naming it); each model is probed once (see _probe)."""
     detector = load(cfg.detector_model, "person detector")
-    segmenter = load(cfg.segmenter_model, "person segmenter")
     _probe(detector, "person detector", cfg.detector_model, DETECTOR_SIZE, DETECTOR_OUTPUTS)
+    segmenter = load(cfg.segmenter_model, "person segmenter")
     _probe(segmenter, "person segmenter", cfg.segmenter_model, SEGMENTER_SIZE,
            SEGMENTER_OUTPUTS)
     return People(detector, segmenter, pre, max_people=cfg.max_people,

@@ -1,30 +1,38 @@
 """Everything between camera.read() and display.show(): FramePipeline.process -> FrameResult.
 
 Stages (each timed; FrameResult.stage_ms has them in this order):
-  resize      frame -> model-size NV21 (hilens.Preprocessor; OpenCV outside its range)
-  infer       scene-cut check, model.infer([nv21_small, prior]), output checks
-  postprocess prior update, clean-up / threshold, matte history (smoothing) at model size
-  upsample    alpha -> frame size (guided by Y)
+  resize      frame -> matte-size NV21 (hilens.Preprocessor; OpenCV outside its range): the
+              guide of the upsampling and the scene-cut test; with the selfie model alone
+              the matte size is the model size and this is also the model's input
+  people      the person stage (utils.people): detector when due, segmenter per person,
+              their masks pasted into one matte-size alpha
+  infer       the selfie model when it runs (fusion.use_selfie): model-size NV21 (hardware
+              resize) and the prior -> alpha, output checks
+  postprocess the selfie alpha's clean-up / threshold at model size, the fusion with the
+              people's matte at matte size, the matte history (smoothing)
+  upsample    matte -> frame size (guided by Y)
   composite   background, NV21 blend, output layout (side by side, fixed display size)
+Which segmenters run is decided by the models the pipeline is given (open_pipeline gives
+it those of cfg.segmenter): the selfie model alone, the person stage alone, or both (auto).
 The stages share nothing but what process() hands from one to the next; what lasts from
-frame to frame (the prior, the matte history) is the TemporalState's, and only process()
-tells it what happened. Buffers are allocated at the first frame of a size and reused;
-nothing at frame size is more than a few OpenCV calls on uint8 (the guided-filter
-coefficients are float32).
+frame to frame (the prior, the matte history) is the TemporalState's and the followed
+people are the person stage's Tracks; only process() tells them what happened. Buffers are
+allocated at the first frame of a size and reused; nothing at frame size is more than a few
+OpenCV calls on uint8 (the guided-filter coefficients are float32).
 """
 import time
-from typing import Dict, NamedTuple, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from utils import composite, log, nv21
+from utils import composite, fusion, log, nv21
 from utils.background import Background
 from utils.inference import MattingModel
-from utils.postprocess import PostProcessor
+from utils.postprocess import PostProcessor, soft_threshold
 from utils.temporal import TemporalState
 from utils.upsample import Upsampler
 
-STAGES = ("resize", "infer", "postprocess", "upsample", "composite")
+STAGES = ("resize", "people", "infer", "postprocess", "upsample", "composite")
 
 
 class FrameResult(NamedTuple):
@@ -37,6 +45,10 @@ class FrameResult(NamedTuple):
     stage_ms: Dict[str, float]  # ms per stage, STAGES in order (more stages may come)
     resets: Tuple[str, ...]  # why the temporal state was reset this frame, if it was
     model_calls: int  # hilens infer calls made for this frame
+    calls: Dict[str, int] = {}  # the calls per model ("selfie", "detector", "segmenter")
+    model_ms: Dict[str, float] = {}  # their wall time per model
+    people: int = 0  # people the person stage segmented
+    events: Tuple[str, ...] = ()  # faults handled this frame ("crop refused", "... failed")
 
 
 class _Laps(object):
@@ -59,30 +71,65 @@ class _Laps(object):
 class FramePipeline(object):
     """process(frame) -> FrameResult.
 
-    `model` has hilens.Model's infer(); `resizer(src, w, h)` returns the NV21 src resized
-    to w x h (hilens.Preprocessor().resize with t=0 on the device); by default OpenCV.
-    File names in `cfg` come resolved (utils.config.load_config)."""
+    `model` has hilens.Model's infer() (the selfie matting model, or None); `people` is a
+    utils.people.People (the person stage, or None); at least one of them. `resizer(src,
+    w, h)` returns the NV21 src resized to w x h (hilens.Preprocessor().resize with t=0 on
+    the device); by default OpenCV. File names in `cfg` come resolved
+    (utils.config.load_config)."""
 
-    def __init__(self, cfg, model, resizer=None, background=None):
+    def __init__(self, cfg, model=None, resizer=None, background=None, people=None):
+        if model is None and people is None:
+            raise ValueError("the pipeline needs the selfie model, the person stage or both")
         self.cfg = cfg
         self.mw = cfg.model_width
         self.mh = cfg.model_height
-        self.model = MattingModel(model, self.mw, self.mh, cfg.feedback)
+        self.model = MattingModel(model, self.mw, self.mh, cfg.feedback) \
+            if model is not None else None
+        self.people = people
+        self.fusion = fusion.Fusion(cfg.closeup) \
+            if model is not None and people is not None else None
         self.resizer = resizer
         self.state = TemporalState(self.mw, self.mh, cfg.prior_decay, cfg.prior_floor,
                                    cfg.scene_cut, cfg.smoothing, cfg.smoothing_motion)
         self.post = PostProcessor(cfg)
-        self.upsampler = Upsampler(cfg.upsample, cfg.guided_radius, cfg.guided_eps)
+        if people is None:
+            self.upsampler = Upsampler(cfg.upsample, cfg.guided_radius, cfg.guided_eps)
+        else:
+            # With the person stage the matte is finer than the selfie model's alpha: the
+            # selfie alpha is brought to it following Y (the `upsample` key), the matte to
+            # the frame bilinearly (on person mattes the guided filter drew halos and cost
+            # 2 ms at 1280x720 for no IoU: see utils/people.py)
+            self.upsampler = Upsampler("bilinear")
+            self.selfie_up = Upsampler("bilinear" if cfg.upsample == "bilinear" else "guided",
+                                       cfg.guided_radius, cfg.guided_eps)
         self.background = background if background is not None else \
             Background(cfg.background, cfg.blur_size)
         self.compositor = composite.Compositor()
         self.side_by_side = composite.SideBySide()
         self.frame_size = None
         self.display_size = None
+        self.matte_size = (self.mw, self.mh)
         self.small = nv21.empty(self.mw, self.mh)
         self._resize_throttle = log.Throttle(30.0)
 
+    @property
+    def segmenter(self) -> str:
+        """Which segmenters run: 'selfie', 'person' or 'auto' (both, fused)."""
+        if self.people is None:
+            return "selfie"
+        return "person" if self.model is None else "auto"
+
     # -- buffers ---------------------------------------------------------------------
+    def matte_size_for(self, w: int, h: int) -> Tuple[int, int]:
+        """The matte is made at the model size with the selfie model alone; with the person
+        stage at `matte_height` rows (never more than the frame's), the frame's aspect."""
+        if self.people is None:
+            return self.mw, self.mh
+        mh = min(self.cfg.matte_height, h)
+        mh = max(2, mh - mh % 2)
+        mw = max(2, int(round(w * mh / float(h) / 2.0)) * 2)
+        return mw, mh
+
     def _setup(self, w, h):
         if self.frame_size is not None:
             log.info("pipeline: frame size %dx%d -> %dx%d" % (self.frame_size + (w, h)))
@@ -93,22 +140,29 @@ class FramePipeline(object):
         if self.display_size is None:
             self.display_size = (w, h)  # the display keeps the first size for good
             self.out = nv21.empty(w, h)
+        size = self.matte_size_for(w, h)
+        if size != self.matte_size:
+            self.matte_size = size
+            self.state.set_matte_size(*size)
+        self.matte_nv21 = self.small if size == (self.mw, self.mh) else nv21.empty(*size)
+        self.person_alpha = np.zeros((size[1], size[0]), np.float32)
+        self.fused = np.empty((size[1], size[0]), np.float32)
+        self.selfie_u8 = np.empty((size[1], size[0]), np.uint8)
 
     # -- stages ----------------------------------------------------------------------
-    def _resize(self, frame):
-        mw, mh = self.mw, self.mh
+    def _resize(self, frame, mw, mh, out):
         if self.resizer is not None:
             try:
                 small = np.asarray(self.resizer(frame, mw, mh))
                 if small.dtype == np.uint8 and small.size == mw * mh * 3 // 2:
-                    np.copyto(self.small, small.reshape(mh * 3 // 2, mw))
-                    return self.small
+                    np.copyto(out, small.reshape(mh * 3 // 2, mw))
+                    return out
                 why = "returned %s %s" % (small.dtype, small.shape)
             except ValueError as e:
                 why = str(e)
             self._resize_throttle("warning", "resize: hardware resizer failed for %dx%d "
                                   "(%s); using OpenCV" % (self.frame_size + (why,)))
-        return nv21.resize(frame, mw, mh, out=self.small)
+        return nv21.resize(frame, mw, mh, out=out)
 
     def _composite(self, frame, small):
         w, h = self.frame_size
@@ -133,6 +187,35 @@ class FramePipeline(object):
             return picture
         return nv21.resize(picture, dw, dh, out=self.out)
 
+    def _selfie(self, frame, matte_nv21):
+        """The selfie model's Inference (its input resized from the frame by the hardware,
+        or the matte-size picture itself when that is the model size)."""
+        if matte_nv21 is self.small:
+            small = matte_nv21
+        else:
+            small = self._resize(frame, self.mw, self.mh, self.small)
+        inference = self.model.infer(small, self.state.feedback())
+        if inference.ok:
+            self.state.new_alpha(inference.value)
+        return inference
+
+    def _matte(self, selfie_alpha, person, matte_y):
+        """The matte at matte size before the history: the selfie alpha cleaned up at model
+        size (and brought to the matte size following the matte-size Y), the people's matte
+        soft-thresholded, fused (fusion.fuse)."""
+        selfie = self.post.run(selfie_alpha) if selfie_alpha is not None else None
+        if person is None:
+            return selfie
+        people = self.person_alpha
+        if self.cfg.threshold:
+            soft_threshold(people, self.cfg.threshold_low, self.cfg.threshold_high)
+        if selfie is None:
+            return people
+        selfie_y, _ = nv21.planes(self.small)
+        self.selfie_up.run(selfie, selfie_y, matte_y, self.selfie_u8)
+        np.multiply(self.selfie_u8, np.float32(1.0 / 255.0), out=self.fused)
+        return fusion.fuse(self.fused, people, self.fused)
+
     def process(self, frame: np.ndarray) -> FrameResult:
         """frame: NV21 (H*3/2, W) or BGR (H, W, 3) uint8. ValueError for anything else
         (the caller skips such a frame); never raises for model or data faults."""
@@ -141,18 +224,49 @@ class FramePipeline(object):
         w, h = nv21.nv21_size(frame)
         if (w, h) != self.frame_size:
             self._setup(w, h)
-        small = self._resize(frame)
+        mw, mh = self.matte_size
+        small = self._resize(frame, mw, mh, self.matte_nv21)
         small_y, _ = nv21.planes(small)
         laps("resize")
 
         reset = self.state.begin_frame((w, h), small_y)
         resets = () if reset is None else (reset,)
-        inference = self.model.infer(small, self.state.feedback())
+        calls: Dict[str, int] = {}
+        model_ms: Dict[str, float] = {}
+        events: Tuple[str, ...] = ()
+        person = None
+        if self.people is not None:
+            if reset is not None:
+                self.people.reset()
+            person = self.people.run(frame, self.person_alpha)
+            calls.update(person.calls)
+            model_ms.update(person.ms)
+            events += person.events
+        laps("people")
+
+        selfie: Optional[np.ndarray] = None
+        ok = True
+        if self.model is not None:
+            if self.fusion is None or self.fusion.use_selfie(person):
+                inference = self._selfie(frame, small)
+                calls["selfie"] = inference.calls
+                model_ms["selfie"] = inference.ms
+                if inference.ok:
+                    selfie = inference.value
+                elif person is None or not person.ok:
+                    ok = False
+                else:
+                    events += ("selfie failed",)
+            else:
+                self.state.no_alpha()
+                calls["selfie"] = 0
+                model_ms["selfie"] = 0.0
+        if person is not None and not person.ok and selfie is None:
+            ok = False  # nothing to trust this frame
         laps("infer")
 
-        if inference.ok:
-            self.state.new_alpha(inference.value)
-            matte = self.state.new_matte(self.post.run(inference.value))
+        if ok:
+            matte = self.state.new_matte(self._matte(selfie, person, small_y))
             laps("postprocess")
             frame_y, _ = nv21.planes(frame)
             self.upsampler.run(matte, small_y, frame_y, self.alpha_full, self.alpha_half)
@@ -166,31 +280,52 @@ class FramePipeline(object):
             laps.skip("postprocess", "upsample")
             out = self._layout(frame, self._untouched(frame))
         laps("composite")
-        return FrameResult(out, self.alpha_full, self.alpha_half, inference.ok, laps.ms,
-                           resets, inference.calls)
+        return FrameResult(out, self.alpha_full, self.alpha_half, ok, laps.ms, resets,
+                           sum(calls.values()), calls, model_ms,
+                           person.people if person is not None else 0, events)
 
     def close(self) -> None:
         self.background.close()
 
 
-def hardware_resizer():
+def hardware_resizer(pre=None):
     """resizer(src, w, h) -> NV21 through hilens.Preprocessor (the device's scaler)."""
-    import hilens  # only here: the stages themselves run on fakes in unit tests
-    pre = hilens.Preprocessor()
+    if pre is None:
+        import hilens  # only here: the stages themselves run on fakes in unit tests
+        pre = hilens.Preprocessor()
 
     def resize(src, w, h):
         return pre.resize(src, w, h, 0)
     return resize
 
 
+def _load(path, what):
+    import hilens
+    try:
+        return hilens.Model(path)
+    except Exception as e:  # hilens.CreateError
+        raise ValueError("cannot load the %s %s (%s: %s)" % (what, path, type(e).__name__, e))
+
+
 def open_pipeline(cfg) -> FramePipeline:
     """The skill's pipeline for a config, its models loaded through hilens: what main.py
     runs and what the evaluation and benchmark tools measure (one place builds it, so the
-    tools cannot drift from the skill). ValueError naming the model file when it cannot be
-    loaded."""
+    tools cannot drift from the skill). cfg.segmenter says which models: 'selfie' (cfg.model),
+    'person' (cfg.detector_model and cfg.segmenter_model) or 'auto' (all three; when a
+    person model cannot be loaded, auto says so in one line and runs the selfie model alone).
+    ValueError naming the model file and what was expected when a model it needs cannot be
+    loaded or does not take the inputs the skill sends."""
     import hilens
-    try:
-        model = hilens.Model(cfg.model)
-    except Exception as e:  # hilens.CreateError
-        raise ValueError("cannot load %s (%s: %s)" % (cfg.model, type(e).__name__, e))
-    return FramePipeline(cfg, model, hardware_resizer())
+    from utils import people as people_stage
+    segmenter = cfg.segmenter
+    model = _load(cfg.model, "selfie model") if segmenter in ("selfie", "auto") else None
+    pre = hilens.Preprocessor()
+    people = None
+    if segmenter in ("person", "auto"):
+        try:
+            people = people_stage.open_people(cfg, _load, pre)
+        except ValueError as e:
+            if segmenter == "person":
+                raise
+            log.error("model: segmenter auto runs the selfie model alone: %s" % e)
+    return FramePipeline(cfg, model, hardware_resizer(pre), people=people)

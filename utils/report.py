@@ -1,15 +1,16 @@
 """What the run reports: timings and outcomes per frame (Stats) and a progress line (Progress).
 
 Stats adds up the per-stage milliseconds of every frame (read, the pipeline's stages, show,
-total; a stage it has not seen before gets a column of its own, before `total`) and what
-happened to it:
-shown untouched because inference failed, why the temporal state was reset, skipped.
+total; a stage it has not seen before gets a column of its own, before `total`), the model
+calls and their milliseconds by model, the people segmented, and what happened to it:
+shown untouched because inference failed, why the temporal state was reset, skipped,
+faults handled (a crop the hardware refused, a person model call that failed).
 The summary at the end and the periodic "stats:" log lines are made from it. PresenceWatch
 says when nobody was seen for a whole log interval.
 """
 import sys
 import time
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -29,11 +30,26 @@ class Stats(object):
         self.failed = 0  # shown untouched because inference failed
         self.skipped = 0  # not shown: not a usable frame, or an unexpected error
         self.resets: Dict[str, int] = {}  # temporal-state resets by reason
+        self.calls: Dict[str, int] = {}  # model calls by model ("selfie", "detector", ...)
+        self.model_ms: Dict[str, float] = {}  # their wall time by model
+        self.people = 0  # people segmented, summed over the frames
+        self.events: Dict[str, int] = {}  # faults handled ("crop refused", "... failed")
         self.start = clock()
         self.window_start = self.start
 
-    def add(self, ms: Mapping[str, float], ok: bool = True, resets: Sequence[str] = ()) -> None:
-        """One processed frame: its ms per stage, whether inference worked, its resets."""
+    def add(self, ms: Mapping[str, float], ok: bool = True, resets: Sequence[str] = (),
+            calls: Optional[Mapping[str, int]] = None,
+            model_ms: Optional[Mapping[str, float]] = None, people: int = 0,
+            events: Sequence[str] = ()) -> None:
+        """One processed frame: its ms per stage, whether inference worked, its resets, the
+        model calls it made and their ms (by model), the people in it, the faults handled."""
+        for n, c in (calls or {}).items():
+            self.calls[n] = self.calls.get(n, 0) + int(c)
+        for n, v in (model_ms or {}).items():
+            self.model_ms[n] = self.model_ms.get(n, 0.0) + float(v)
+        self.people += int(people)
+        for e in events:
+            self.events[e] = self.events.get(e, 0) + 1
         for n, v in ms.items():
             if n not in self.total:
                 at = self.names.index("total") if "total" in self.names else len(self.names)
@@ -68,6 +84,18 @@ class Stats(object):
         self.window_frames = 0
         self.window_start = now
         return text
+
+    def models_line(self) -> str:
+        """Model calls per frame and their mean ms per frame, by model (the stages' ms
+        include them: `people` holds the detector's and the segmenter's, `infer` the
+        selfie model's), the people per frame and the faults handled."""
+        n = max(self.frames, 1)
+        models = ", ".join("%s %.2f (%.2f ms)" % (m, self.calls[m] / float(n),
+                                                  self.model_ms.get(m, 0.0) / n)
+                           for m in sorted(self.calls)) or "none"
+        faults = ", ".join("%s %d" % kv for kv in sorted(self.events.items())) or "none"
+        return ("model calls per frame: %s; %.2f people per frame; faults handled: %s"
+                % (models, self.people / float(n), faults))
 
     def summary_lines(self) -> List[str]:
         resets = ", ".join("%s %d" % kv for kv in sorted(self.resets.items())) or "none"

@@ -1,20 +1,25 @@
 """What the skill carries from one frame to the next: one object, one owner, one method per event.
 
-TemporalState holds, at model size,
-  - the prior fed back to the network: the last raw alpha through prior_transform();
-  - the matte history: the last post-processed matte, which the next matte is smoothed
-    against (a later, per-pixel history lives here too);
-  - the last model-size Y plane, for the scene-cut test.
+TemporalState holds
+  - at model size: the prior fed back to the selfie network, its last raw alpha through
+    prior_transform();
+  - at matte size (the picture of the whole frame the matte is made at: the model size
+    with the selfie model alone, larger with the person segmenter, see set_matte_size):
+    the matte history, the last post-processed matte, which the next matte is smoothed
+    against (a later, per-pixel history lives here too: it is in frame coordinates, only
+    scaled), and the last Y plane at that size, for the scene-cut test.
 FramePipeline is its only caller, with one method per event of a frame:
+  set_matte_size(w, h)        a new frame size: the matte's size (forgets the history)
   begin_frame(size, small_y)  a new frame: resets on a size change or a scene cut
   feedback()                  the prior for the model's prev_alpha input
   inference_failed()          the untouched frame is shown: reset
   new_alpha(alpha)            the model's raw alpha becomes the next prior
+  no_alpha()                  the selfie model did not run this frame: its prior is stale
   new_matte(matte)            the post-processed matte: smoothed against the history, kept
 Each reset forgets the prior and the matte history together, and returns its reason:
   - the frame size changed (the old alpha no longer lines up with the picture),
   - inference failed (error code, exception, NaN/inf output),
-  - a scene cut: the mean absolute difference of the model-size Y plane between two
+  - a scene cut: the mean absolute difference of the matte-size Y plane between two
     frames is above `scene_cut` (0-255 levels; a few microseconds at 256x144).
 No-ghost rule: the prior is never the raw last alpha but
     prior = clamp((decay * alpha - floor) / (1 - floor), 0, 1)
@@ -82,15 +87,20 @@ class TemporalState(object):
         self.scene_cut = float(scene_cut)
         self.smoothing = float(smoothing)
         self.smoothing_motion = float(smoothing_motion)
-        shape = (self.height, self.width)
-        self.prior = np.zeros(shape, np.float32)
+        self.prior = np.zeros((self.height, self.width), np.float32)
+        self.has_prior = False
+        self.frame_size: Optional[Tuple[int, int]] = None
+        self.set_matte_size(self.width, self.height)
+
+    def set_matte_size(self, width: int, height: int) -> None:
+        """The size the matte is made at from now on (the history and the scene-cut Y
+        plane start again)."""
+        shape = (int(height), int(width))
         self.history = np.zeros(shape, np.float32)  # the last matte (when smoothing is on)
         self.prev_y = np.zeros(shape, np.uint8)
-        self.has_prior = False
+        self._scratch = np.empty(shape, np.float32)
         self.has_history = False
         self.has_prev_y = False
-        self.frame_size: Optional[Tuple[int, int]] = None
-        self._scratch = np.empty(shape, np.float32)
 
     def reset(self, reason: str) -> str:
         """Forget the prior and the matte history; returns `reason`."""
@@ -101,9 +111,9 @@ class TemporalState(object):
 
     def begin_frame(self, frame_size: Tuple[int, int], small_y: np.ndarray) -> Optional[str]:
         """Check a new frame against the reset rules; returns the reset reason or None."""
-        if small_y.shape != self.prior.shape:
-            raise ValueError("model-size Y plane %s does not match the prior %s"
-                             % (small_y.shape, self.prior.shape))
+        if small_y.shape != self.prev_y.shape:
+            raise ValueError("matte-size Y plane %s does not match the matte size %s"
+                             % (small_y.shape, self.prev_y.shape))
         reason = None
         if self.frame_size is not None and tuple(frame_size) != self.frame_size:
             reason = "frame size changed"
@@ -128,6 +138,13 @@ class TemporalState(object):
         """The raw model alpha of this frame becomes the next prior (decayed, floored)."""
         prior_transform(alpha, self.decay, self.floor, out=self.prior)
         self.has_prior = True
+
+    def no_alpha(self) -> None:
+        """The selfie model did not run this frame: the next time it runs it starts without
+        a prior (the last one is of another moment)."""
+        if self.has_prior:
+            self.prior.fill(0.0)
+            self.has_prior = False
 
     def new_matte(self, matte: np.ndarray) -> np.ndarray:
         """The post-processed matte of this frame, in place: smoothed against the history

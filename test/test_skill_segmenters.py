@@ -1,0 +1,112 @@
+"""The pipeline with the person stage (segmenter person and auto) on fake networks: the matte
+size, which models run per frame, the fallbacks, and open_pipeline's choice of models."""
+import os
+
+import numpy as np
+import pytest
+
+import hilens
+from utils import people as ppl
+from utils.pipeline import STAGES, FramePipeline, open_pipeline
+from people_fakes import ERROR, FakeDetector, FakeSegmenter, scene
+from test_skill_support import FakeModel, make_skill_dir, small_cfg
+
+W, H = 640, 360
+PERSON = (280, 120, 340, 300)
+
+
+def person_stage(detector=None, segmenter=None):
+    return ppl.People(detector or FakeDetector(), segmenter or FakeSegmenter(),
+                      hilens.Preprocessor())
+
+
+def iou(alpha, box):
+    gt = np.zeros(alpha.shape, bool)
+    x0, y0, x1, y1 = box
+    gt[y0:y1, x0:x1] = True
+    m = alpha >= 128
+    return (m & gt).sum() / float((m | gt).sum())
+
+
+def test_the_pipeline_needs_a_segmenter():
+    with pytest.raises(ValueError, match="selfie model, the person stage or both"):
+        FramePipeline(small_cfg())
+
+
+def test_person_mode_mattes_the_people_at_the_matte_size():
+    p = FramePipeline(small_cfg(), people=person_stage())
+    assert p.segmenter == "person"
+    r = p.process(scene(W, H, [PERSON]))
+    assert p.matte_size == (384, 216)  # matte_height 216 rows, the frame's aspect
+    assert r.ok and r.people == 1 and tuple(r.stage_ms) == STAGES
+    assert r.calls == {"detector": 1, "segmenter": 1} and r.model_calls == 2
+    assert set(r.model_ms) == {"detector", "segmenter"}
+    assert iou(r.alpha, PERSON) > 0.9
+    # a frame smaller than matte_height: the matte is the frame's size
+    small = FramePipeline(small_cfg(matte_height=288), people=person_stage())
+    small.process(scene(320, 180, [(140, 40, 180, 170)]))
+    assert small.matte_size == (320, 180)
+
+
+def test_auto_runs_the_selfie_model_only_when_its_rule_says():
+    selfie = FakeModel(128, 72)
+    p = FramePipeline(small_cfg(), selfie, people=person_stage())
+    assert p.segmenter == "auto"
+    r = p.process(scene(W, H, []))  # nobody: the selfie model's turn
+    assert r.calls["selfie"] == 1 and r.people == 0
+    r = p.process(scene(W, H, [PERSON]))  # a person at a distance: the person stage alone
+    assert r.calls["selfie"] == 0 and r.people == 1 and iou(r.alpha, PERSON) > 0.9
+    assert not p.state.has_prior  # the selfie prior does not outlive a skipped frame
+    close = FramePipeline(small_cfg(closeup=0.0), FakeModel(128, 72), people=person_stage())
+    r = close.process(scene(W, H, [PERSON]))  # every face is a close-up: both, fused
+    assert r.calls == {"detector": 1, "segmenter": 1, "selfie": 1}
+    assert iou(r.alpha, PERSON) > 0.8
+
+
+def test_auto_falls_back_to_the_selfie_model_when_the_person_stage_fails():
+    seg = FakeSegmenter(script=[None, "raise"])
+    p = FramePipeline(small_cfg(), FakeModel(128, 72), people=person_stage(segmenter=seg))
+    p.process(scene(W, H, [PERSON]))
+    r = p.process(scene(W, H, [PERSON]))
+    assert r.ok and "segmenter failed" in r.events and r.calls["selfie"] == 1
+    assert iou(r.alpha, PERSON) > 0.7  # the selfie model's matte of the bright box
+
+
+def test_person_mode_shows_the_frame_untouched_when_nothing_can_be_trusted():
+    p = FramePipeline(small_cfg(), people=person_stage(detector=FakeDetector(script=[ERROR])))
+    r = p.process(scene(W, H, [PERSON]))
+    assert not r.ok and "inference failed" in r.resets and (r.alpha == 255).all()
+    r = p.process(scene(W, H, [PERSON]))  # the detector works again
+    assert r.ok and r.people == 1
+
+
+def test_a_scene_cut_forgets_the_people():
+    p = FramePipeline(small_cfg(), people=person_stage())
+    p.process(scene(W, H, [PERSON]))
+    assert p.people.tracks.people
+    r = p.process(scene(W, H, [PERSON], fg=30, bg=220))  # everything changed
+    assert "scene cut" in r.resets and r.calls["detector"] == 1
+
+
+def test_open_pipeline_loads_the_models_of_the_segmenter(tmp_path, logged):
+    hilens.init("matting")
+    try:
+        make_skill_dir(tmp_path)
+        om = str(tmp_path / "model" / "matting.om")
+        missing = str(tmp_path / "model" / "person_detector.om")
+        cfg = small_cfg(model=om, detector_model=missing,
+                        segmenter_model=str(tmp_path / "model" / "person_segmenter.om"))
+        assert open_pipeline(cfg.replace(segmenter="selfie")).segmenter == "selfie"
+        with pytest.raises(ValueError, match="person detector %s" % missing):
+            open_pipeline(cfg.replace(segmenter="person"))
+        p = open_pipeline(cfg.replace(segmenter="auto"))
+        assert p.segmenter == "selfie"
+        lines = [m for lvl, m in logged if lvl == "error"]
+        assert any("person_detector.om" in m and "selfie model alone" in m for m in lines)
+        # a model of the wrong kind where the detector should be: named, with what was expected
+        wrong = cfg.replace(segmenter="person", detector_model=om)
+        with pytest.raises(ValueError, match="person detector .*matting.om does not fit.*"
+                                             "expected image NV21 uint8 75264 bytes"):
+            open_pipeline(wrong)
+    finally:
+        hilens.terminate()
