@@ -83,13 +83,23 @@ def test_bench_runs_both_pipelines_and_writes_table_json_and_plot(tmp_path, caps
     report = json.loads(out_json.read_text())
     assert report["output_check_ok"] is True
     assert [r["size"] for r in report["results"]] == [[256, 144], [320, 240]]
+    assert "outside the model calls" in printed and "<= 6 ms" not in printed  # no 1280x720
     for r in report["results"]:
+        assert set(r["ours"]["stages"]) == {"resize", "people", "infer", "postprocess",
+                                            "upsample", "composite"}
+        assert set(r["seed"]["stages"]) == {"resize", "infer", "postprocess", "upsample",
+                                            "composite"}
         for name in ("ours", "seed"):
             res = r[name]
-            assert set(res["stages"]) == {"resize", "infer", "postprocess", "upsample",
-                                          "composite"}
             assert res["end_to_end"]["median"] > 0 and res["fps"] > 0
             assert res["checked_frames"] == 4
+            # the work outside the model calls is the end to end time less the calls
+            assert 0 < res["outside"]["median"] <= res["end_to_end"]["median"]
+        o = r["ours"]
+        assert r["segmenter"] == "auto" and o["calls_per_frame"]["segmenter"] >= 1
+        assert o["model_ms"]["segmenter"]["median"] > 0
+        assert r["outside_ratio"] == pytest.approx(r["seed"]["outside"]["median"]
+                                                   / o["outside"]["median"])
         assert r["ours"]["max_diff"] <= bench.MAX_DIFF
         assert r["seed"]["max_diff"] is not None
         assert r["speedup"] > 0 and r["peak_rss_mib"] > 0
