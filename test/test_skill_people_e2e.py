@@ -46,9 +46,9 @@ def test_a_small_person_is_found_followed_and_matted_as_mediapipe_does(grace_far
         for r in results:
             assert r.ok and r.people == 1 and r.events == ()
             assert iou(r.alpha, mask) > 0.85, iou(r.alpha, mask)
-        # found on the first frame; then followed: one segmenter call a frame, the detector
-        # only for its other views after a newcomer (frames 1-3)
-        assert [r.calls["detector"] for r in results] == [1, 1, 1, 1, 0, 0]
+        # found on the first frame (the whole frame, then as it found someone the three
+        # square views); then followed: one segmenter call a frame, no detector
+        assert [r.calls["detector"] for r in results] == [4, 0, 0, 0, 0, 0]
         assert all(r.calls["segmenter"] == 1 for r in results)
         assert all(r.model_ms["segmenter"] > 0 for r in results)
         p.close()

@@ -22,15 +22,16 @@ Per frame (People.run):
    nose: people side by side have overlapping body ROIs, not overlapping heads. Two tracks
    on one person (same_person) become one: the younger goes.
 The detector runs only to find newcomers and lost tracks: on every frame while nobody is
-followed, after a track dropped or a detector call failed, on the next frames after it found
-someone (the other views: people come in groups) and every `detect_interval` frames while
-fewer than `max_people` are followed.
+followed (one view a frame, in turn), after a track dropped or a detector call failed, and
+every `detect_interval` frames while fewer than `max_people` are followed. A pass that finds
+someone new looks at the other views in the same frame too (people come in groups: a
+newcomer's neighbours do not wait for their view's turn).
 
 Why the views: the detector finds a person by the head. In a 16:9 frame letterboxed to 224
 a person at 0.45 of the frame height has a face of a few pixels; a square of the frame's
 height shows it 1.8 times as large. Measured on groups of two or three standing people
-(tools/evaluate scenes "multi"): every person found in 16% of the frames with the whole
-frame only, 66% with the views.
+(tools/evaluate/skill_eval.py suite "multi", 12 scenes): every person found in 16% of the
+frames with the whole frame only, 68% with the views.
 
 Failures never stop the loop: a detector call that fails leaves the tracks as they are and
 is retried on the next frame; a segmenter call that fails keeps the track's ROI (dropped
@@ -120,7 +121,11 @@ class Track(object):
         if self.nose is not None:
             x, y = self.nose
             return box[0] <= x <= box[2] and box[1] <= y <= box[3]
-        return self.box is not None and box_iou(self.box, box) > 0.3
+        if self.box is None:
+            return False
+        cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+        b = self.box
+        return box_iou(b, box) > 0.3 or (b[0] <= cx <= b[2] and b[1] <= cy <= b[3])
 
     def __repr__(self):
         return "Track(%d, %r, presence %.2f, age %d)" % (self.id, self.roi, self.presence,
@@ -143,16 +148,16 @@ def same_person(a: Track, b: Track, frame_w: int, frame_h: int) -> bool:
 class Tracks(object):
     """What the person stage carries from one frame to the next, and nothing else:
     `people` (the Tracks followed, oldest first), `since_detection` (frames since the
-    detector last ran) and `detect_next` (the detector must run on the next frame: a track
-    dropped or a detector call failed). One owner: People. Frame-size agnostic (ROIs are
-    normalised), so only a scene cut or a new frame size resets it."""
+    detector last ran), `detect_next` (the detector must run: a track dropped or is unsure,
+    or a detector call failed) and `view` (the detector's next view). One owner: People.
+    ROIs are frame-normalised: in frame coordinates, whatever size the matte is made at;
+    only a scene cut or a new frame size resets it."""
 
     def __init__(self):
         self.people: List[Track] = []
         self.since_detection = 0
         self.detect_next = True
         self.view = 0  # the detector's next view (person_crop.detector_views), in turn
-        self.sweep = 0  # views still to look at before the interval applies again
         self._next_id = 0
 
     def reset(self) -> None:
@@ -161,20 +166,12 @@ class Tracks(object):
 
     def detector_due(self, interval: int, max_people: int) -> bool:
         return (not self.people or self.detect_next
-                or (len(self.people) < max_people
-                    and (self.sweep > 0 or self.since_detection >= interval)))
+                or (len(self.people) < max_people and self.since_detection >= interval))
 
     def detected(self, ok: bool) -> None:
         """A detector pass ran (ok: it worked)."""
         self.since_detection = 0
         self.detect_next = not ok
-        if self.sweep > 0:
-            self.sweep -= 1
-
-    def found(self, views: int) -> None:
-        """A newcomer was followed this frame: the detector's other views are looked at on
-        the next frames too (people come in groups)."""
-        self.sweep = views - 1
 
     def add(self, roi: pr.Roi, score: float, box=None) -> Track:
         track = Track(self._next_id, roi, score, box)
@@ -351,9 +348,18 @@ class People(object):
 
     # -- the frame ------------------------------------------------------------------------
     def _find(self, frame, w, h, stats) -> List[Track]:
-        """Runs the detector; returns the new tracks."""
-        dets = self._detect(frame, w, h, stats)
+        """A detector pass on the next view; when it finds someone new, the other views
+        too, in the same frame (people come in groups, and a newcomer's neighbours should
+        not wait for their view's turn). Returns the new tracks."""
         stats["detected"] = True
+        new = self._find_once(frame, w, h, stats)
+        if new:
+            for _ in range(len(self.views) - 1):
+                new += self._find_once(frame, w, h, stats)
+        return new
+
+    def _find_once(self, frame, w, h, stats) -> List[Track]:
+        dets = self._detect(frame, w, h, stats)
         new: List[Track] = []
         if dets is None:
             self.tracks.detected(False)
@@ -409,8 +415,6 @@ class People(object):
         tracks.merge(w, h)
         alive = set(id(t) for t in tracks.people)
         done = [t for t in done if id(t) in alive]
-        if any(t.age == 1 for t in done):
-            tracks.found(len(self.views))
         face = max([t.face for t in done] or [0.0])
         # ok: every followed person is in the matte and, when nobody is, the detector
         # really looked (a failed detector with people followed only delays newcomers)
