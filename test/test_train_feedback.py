@@ -156,6 +156,20 @@ def test_train_head_model_exports_inside_the_ascend_boundaries(tmp_path):
     assert np.abs(got - want).max() < 2e-4
 
 
+def test_train_head_weights_file_round_trips_exactly(tmp_path):
+    from tools.model.export_onnx import load_head, save_head
+    model = _random_head_model(8, channels=4)
+    path = save_head(model, tmp_path / "head.json")
+    fresh = SelfieSegNet("landscape", prev_alpha=True, prior_at="head", head_channels=4)
+    load_head(fresh, path)
+    for name, value in model.state_dict().items():
+        if name.startswith("feedback."):
+            assert torch.equal(fresh.state_dict()[name], value), name
+    with pytest.raises(ValueError, match="does not fit"):
+        load_head(SelfieSegNet("landscape", prev_alpha=True, prior_at="head",
+                               head_channels=8), path)
+
+
 def test_train_clips_are_what_the_recipe_says(data_env):
     src = clips.load_sources(("hsd", "ccp"))
     names = {p.name for p in src.photos}

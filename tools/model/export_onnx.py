@@ -64,9 +64,16 @@ def load_head(model, path):
     """Load save_head's file into a SelfieSegNet(prior_at="head")."""
     import json
     doc = json.loads(pathlib.Path(path).read_text())
+    if getattr(model, "feedback", None) is None or doc["channels"] != model.feedback.channels:
+        raise ValueError("%s does not fit the model (a FeedbackHead of %s channels, the model "
+                         "has %s)" % (path, doc["channels"], getattr(
+                             getattr(model, "feedback", None), "channels", "none")))
     state = {"feedback." + k: torch.tensor(np.array(v["values"], np.float32).reshape(v["shape"]))
              for k, v in doc["weights"].items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:   # a tensor of another shape
+        raise ValueError("%s does not fit the FeedbackHead: %s" % (path, exc))
     head_missing = [k for k in missing if k.startswith("feedback.")]
     if unexpected or head_missing:
         raise ValueError("%s does not fit the FeedbackHead (unexpected %s, missing %s)"

@@ -16,12 +16,13 @@ Every clip gets one lighting (point/line/back-light, colour, blur: tools/train/a
 per-frame exposure and noise. Frame 0's prior follows the published recipe: blank (p_blank),
 a plausible wrong mask (p_wrong), else the ground truth jittered, eroded/dilated, blotched and
 softened; empty clips start with the departed person's stale mask. That mask is a "previous
-alpha": the batch passes it through prior_transform, as the skill does with its last alpha.
+alpha": training passes it through prior_transform, as the skill does with its last alpha.
 
 Pictures reach the network as in the skill: the model-size picture as uint8 -> NV21
 (hilens.nv21) -> the AIPP of aipp.cfg as the simulator applies it (hilens.aipp) -> float RGB.
 `clean` is the same picture before lighting, exposure and noise (the distillation target sees
-it). A batch is a pure function of (seed, step).
+it). A clip is a pure function of its random generator (tools/train/bank.py seeds one per clip
+index).
 """
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ import pathlib
 
 import cv2
 import numpy as np
-import torch
 
 from tools import paths
 from tools.evaluate import people
@@ -59,10 +59,6 @@ class ClipConfig:
     noise_sigma: float = 0.02     # per-frame sensor noise sigma, up to (image in [0, 1])
     p_stand: float = 0.35         # walk: the person stands (sways) instead of walking
     p_cut: float = 0.3            # walk: the person vanishes or appears mid-clip
-
-
-def collection_pairs(name: str) -> list:
-    return people.list_collection(name)
 
 
 @dataclasses.dataclass
@@ -101,7 +97,7 @@ def load_sources(collections=("hsd", "ccp"), davis=(), limit: int = 0, which: st
     """The training people (or, which="val", the validation people) of the collections."""
     photos = []
     for name in collections:
-        train, val = people.split(collection_pairs(name))
+        train, val = people.split(people.list_collection(name))
         pairs = train if which == "train" else val
         if limit:
             pairs = pairs[:limit]
@@ -281,26 +277,3 @@ class CameraPath:
         from hilens import nv21
         u8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
         return self.op.apply(nv21.from_rgb(u8, bgr=False, nv21=True))[0]
-
-
-def make_batch(sources: Sources, batch: int, seed: int, step: int, aug: AugConfig,
-               cc: ClipConfig, length: int, camera: CameraPath) -> dict:
-    """The clips of `step` (a pure function of seed and step): image / clean K x N x 3 x H x W
-    as the network gets them, gt K x N x 1 x H x W, prior_alpha N x 1 x H x W."""
-    rng = np.random.default_rng([seed, step, 13])
-    clips = [make_clip(sources, rng, aug, cc, length) for _ in range(batch)]
-    out = {}
-    for key in ("image", "clean"):
-        out[key] = torch.from_numpy(np.stack([np.stack([camera(c[key][k]) for c in clips])
-                                              for k in range(length)]))
-    out["gt"] = torch.from_numpy(np.stack([np.stack([c["gt"][k][None] for c in clips])
-                                           for k in range(length)]))
-    out["prior_alpha"] = torch.from_numpy(np.stack([c["prior_alpha"][None] for c in clips]))
-    for key in ("kind", "mode", "event"):
-        out[key] = [c[key] for c in clips]
-    return out
-
-
-def batch_stats(b: dict) -> str:
-    kinds = {k: b["kind"].count(k) for k in KINDS if k in b["kind"]}
-    return ", ".join("%s %d" % kv for kv in kinds.items())

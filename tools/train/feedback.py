@@ -2,7 +2,9 @@
 closed loop with the prior exactly as the skill makes it.
 
 - The frozen network runs in ONNX Runtime (FrozenBackbone: its logits, no gradient needed), a
-  few times faster than PyTorch on one CPU core; only the head (a few hundred weights) trains.
+  few times faster than PyTorch on one CPU core, once per clip: the clips and their logits are
+  kept in a bank (tools/train/bank.py) that training draws windows of clips from; only the
+  head (a few hundred weights) trains, through head_matmul (its forward as matrix products).
 - Closed loop: frame k's prior is prior_transform(alpha of frame k - 1), the skill's own
   transform (utils/temporal.py) on frame 0's augmented "previous alpha", and its torch twin
   `prior_transform_torch` (bit-identical, tested) inside the clip, so the gradient also flows
@@ -10,15 +12,15 @@ closed loop with the prior exactly as the skill makes it.
 - Loss per frame: BCE to the frozen network on the clean frame (the picture before lighting,
   exposure and noise: a steady target that keeps per-frame accuracy), BCE + L1 to the masks
   where the masks can be trusted (not on unlabelled passers-by), and the temporal error itself,
-  |(a_k - a_{k-1}) - (g_k - g_{k-1})|.
+  |(a_k - a_{k-1}) - (g_k - g_{k-1})| (--motion-weight: more weight where the masks moved).
 - Validation (`ValSet`): fixed clips of the validation people (never trained on) at model size,
   closed loop from a blank prior as the skill starts: still portraits (temporal error and IoU,
   head on against head off = the per-frame network), walks in and out of empty rooms (moving IoU,
-  frames to appear and to clear, empty-frame alpha) and hsd validation photos (IoU, zero prior).
+  frames to appear and to clear, empty-frame alpha), hsd validation photos (IoU, zero prior)
+  and the DAVIS clips not trained on (IoU, temporal error).
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import math
@@ -239,12 +241,6 @@ def compute_loss(head, batch: dict, logits: torch.Tensor, teacher: torch.Tensor,
         prev_a = a
     parts["loss"] = float(loss.item())
     return loss, parts
-
-
-def backbone_logits(backbone: FrozenBackbone, frames: torch.Tensor) -> torch.Tensor:
-    """K x N x 3 x H x W -> K x N x 1 x H x W logits."""
-    k, n = frames.shape[:2]
-    return backbone(frames.reshape(k * n, *frames.shape[2:])).reshape(k, n, 1, MODEL_H, MODEL_W)
 
 
 # ----------------------------------------------------------------------------------------------
