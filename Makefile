@@ -14,12 +14,16 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-.PHONY: demo test
+.PHONY: demo test lint
 demo: $(VENV)/.runtime
 	$(PY) main.py --input test/cameras0.mp4 --output out/result.mp4
 
-test: $(VENV)/.dev
+test: lint
 	$(PY) -m pytest -q test
+
+# one style (ruff.toml): quotes, import order, line length, unused names
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
 
 # Regenerating artefacts (PC only; see README and model/MODEL.md).
 .PHONY: bench sample

@@ -27,7 +27,6 @@ import threading
 import time
 
 import hilens
-
 from utils import config, log, report
 from utils.camera import open_source
 from utils.output import AlphaWriter, Shown, open_display, overwrites

@@ -74,7 +74,7 @@ class FakeDetector(_Scripted):
         boxes = np.zeros((pd.NUM_ANCHORS, 12), np.float32)
         logits = np.full(pd.NUM_ANCHORS, -20.0, np.float32)
         for x0, y0, x1, y1 in blobs(y):
-            bw, bh = x1 - x0, y1 - y0
+            bh = y1 - y0
             cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
             head = (cx, y0 + 0.15 * bh)
             k = int(np.argmin(((ANCHORS * s - head) ** 2).sum(axis=1)))

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from tools.model import caffe_pb
+from tools.model import caffe_pb, export_caffe
 from tools.model import check_caffe_boundary as boundary
-from tools.model import export_caffe
 from tools.model.selfie_net import SelfieSegNet
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -73,7 +72,7 @@ SAMPLE_NET = {
          "eltwise_param": {"operation": "SUM", "coeff": [1.0 / 6, -1.0 / 6]}},
         {"name": "p", "type": "Pooling", "bottom": ["e"], "top": ["p"],
          "pooling_param": {"pool": "AVE", "global_pooling": True}},
-        {"name": "weird \"name\"", "type": "Slice", "bottom": ["e"], "top": ["s0", "s1"],
+        {"name": 'weird "name"', "type": "Slice", "bottom": ["e"], "top": ["s0", "s1"],
          "slice_param": {"axis": 3, "slice_point": [150]}},
     ],
 }

@@ -72,42 +72,42 @@ def test_mae_and_score_image():
     alpha[:2] = 0.75
     assert sm.mae(alpha, gt) == pytest.approx(0.25)
     s = sm.score_image(alpha, gt)
-    assert s['fg_iou'] == 1.0 and s['miou'] == 1.0 and s['mae'] == pytest.approx(0.25)
-    with pytest.raises(ValueError, match='does not match'):
+    assert s["fg_iou"] == 1.0 and s["miou"] == 1.0 and s["mae"] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="does not match"):
         sm.score_image(alpha[:3], gt)
 
 
 def test_list_pairs_and_read_pair_errors(tmp_path):
-    (tmp_path / 'images').mkdir()
-    (tmp_path / 'masks').mkdir()
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
     img = np.zeros((6, 8, 3), np.uint8)
-    cv2.imwrite(str(tmp_path / 'images' / 'a.jpg'), img)
-    cv2.imwrite(str(tmp_path / 'masks' / 'a.png'), np.zeros((6, 8), np.uint8))
-    pairs = sm.list_pairs(str(tmp_path / 'images'), str(tmp_path / 'masks'))
-    assert [p[0] for p in pairs] == ['a']
-    cv2.imwrite(str(tmp_path / 'images' / 'b.jpg'), img)
-    with pytest.raises(FileNotFoundError, match='no mask for image b.jpg'):
-        sm.list_pairs(str(tmp_path / 'images'), str(tmp_path / 'masks'))
-    cv2.imwrite(str(tmp_path / 'masks' / 'b.png'), np.zeros((5, 8), np.uint8))
-    with pytest.raises(ValueError, match='expected the image size 8x6'):
-        sm.read_pair(str(tmp_path / 'images' / 'b.jpg'), str(tmp_path / 'masks' / 'b.png'))
-    with pytest.raises(FileNotFoundError, match='image folder not found'):
-        sm.list_pairs(os.path.join(str(tmp_path), 'nope'), str(tmp_path / 'masks'))
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), img)
+    cv2.imwrite(str(tmp_path / "masks" / "a.png"), np.zeros((6, 8), np.uint8))
+    pairs = sm.list_pairs(str(tmp_path / "images"), str(tmp_path / "masks"))
+    assert [p[0] for p in pairs] == ["a"]
+    cv2.imwrite(str(tmp_path / "images" / "b.jpg"), img)
+    with pytest.raises(FileNotFoundError, match="no mask for image b.jpg"):
+        sm.list_pairs(str(tmp_path / "images"), str(tmp_path / "masks"))
+    cv2.imwrite(str(tmp_path / "masks" / "b.png"), np.zeros((5, 8), np.uint8))
+    with pytest.raises(ValueError, match="expected the image size 8x6"):
+        sm.read_pair(str(tmp_path / "images" / "b.jpg"), str(tmp_path / "masks" / "b.png"))
+    with pytest.raises(FileNotFoundError, match="image folder not found"):
+        sm.list_pairs(os.path.join(str(tmp_path), "nope"), str(tmp_path / "masks"))
 
 
 def test_format_table_lists_rows_and_dashes_missing_values():
-    text = sm.format_table([('m1', {'n': 3, 'fg_iou': 0.5, 'miou': 0.25}),
-                            ('other', {'n': 1, 'fg_iou': float('nan')})],
-                           ('n', 'fg_iou', 'miou'))
+    text = sm.format_table([("m1", {"n": 3, "fg_iou": 0.5, "miou": 0.25}),
+                            ("other", {"n": 1, "fg_iou": float("nan")})],
+                           ("n", "fg_iou", "miou"))
     lines = text.splitlines()
-    assert lines[0].split() == ['model', 'n', 'fg', 'IoU', 'mIoU']
-    assert lines[2].split() == ['m1', '3', '0.5000', '0.2500']
-    assert lines[3].split() == ['other', '1', '-', '-']
+    assert lines[0].split() == ["model", "n", "fg", "IoU", "mIoU"]
+    assert lines[2].split() == ["m1", "3", "0.5000", "0.2500"]
+    assert lines[3].split() == ["other", "1", "-", "-"]
 
 
 def test_format_table_names_unknown_columns_by_their_key():
-    text = sm.format_table([('m', {'fg_iou': 0.5, 'd_all': 5.742})], ('fg_iou', 'd_all'),
-                           headers={'fg_iou': 'photo IoU'})
+    text = sm.format_table([("m", {"fg_iou": 0.5, "d_all": 5.742})], ("fg_iou", "d_all"),
+                           headers={"fg_iou": "photo IoU"})
     head, _, row = text.splitlines()
-    assert head.split() == ['model', 'photo', 'IoU', 'd_all']
-    assert row.split() == ['m', '0.5000', '5.7420']
+    assert head.split() == ["model", "photo", "IoU", "d_all"]
+    assert row.split() == ["m", "0.5000", "5.7420"]

@@ -5,8 +5,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from test_eval_support import BLUE, RED, make_shared_data, tiny_model
+
 from tools import paths
 from tools.evaluate import people as pp
 from tools.evaluate import scenes as sc

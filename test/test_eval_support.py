@@ -20,29 +20,29 @@ def tiny_model(path, w, h, feedback=False, k=12.0, g=0.0, aipp=False):
     simulator loads it as PATH.om for the skill)."""
     import onnx
     from onnx import TensorProto, helper
-    image = helper.make_tensor_value_info('image', TensorProto.FLOAT, [1, 3, h, w])
-    alpha = helper.make_tensor_value_info('alpha', TensorProto.FLOAT, [1, 1, h, w])
-    weight = helper.make_tensor('wt', TensorProto.FLOAT, [1, 3, 1, 1], [k, 0.0, -k])
-    nodes = [helper.make_node('Conv', ['image', 'wt'], ['z'])]
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, h, w])
+    alpha = helper.make_tensor_value_info("alpha", TensorProto.FLOAT, [1, 1, h, w])
+    weight = helper.make_tensor("wt", TensorProto.FLOAT, [1, 3, 1, 1], [k, 0.0, -k])
+    nodes = [helper.make_node("Conv", ["image", "wt"], ["z"])]
     inputs = [image]
     inits = [weight]
-    last = 'z'
+    last = "z"
     if feedback:
-        inputs.append(helper.make_tensor_value_info('prev_alpha', TensorProto.FLOAT,
+        inputs.append(helper.make_tensor_value_info("prev_alpha", TensorProto.FLOAT,
                                                     [1, 1, h, w]))
-        inits.append(helper.make_tensor('g', TensorProto.FLOAT, [], [g]))
-        nodes += [helper.make_node('Mul', ['prev_alpha', 'g'], ['gp']),
-                  helper.make_node('Add', ['z', 'gp'], ['zp'])]
-        last = 'zp'
-    nodes.append(helper.make_node('Sigmoid', [last], ['alpha']))
-    graph = helper.make_graph(nodes, 'tiny', inputs, [alpha], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)])
+        inits.append(helper.make_tensor("g", TensorProto.FLOAT, [], [g]))
+        nodes += [helper.make_node("Mul", ["prev_alpha", "g"], ["gp"]),
+                  helper.make_node("Add", ["z", "gp"], ["zp"])]
+        last = "zp"
+    nodes.append(helper.make_node("Sigmoid", [last], ["alpha"]))
+    graph = helper.make_graph(nodes, "tiny", inputs, [alpha], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
     model.ir_version = 7
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     if aipp:
-        shutil.copy(os.path.join(ROOT, 'aipp.cfg'), os.path.join(os.path.dirname(str(path)),
-                                                                 'aipp.cfg'))
+        shutil.copy(os.path.join(ROOT, "aipp.cfg"), os.path.join(os.path.dirname(str(path)),
+                                                                 "aipp.cfg"))
     return str(path)
 
 
@@ -54,23 +54,23 @@ def ellipse_mask(h, w, cy=None, cx=None, ry=None, rx=None):
     return mask
 
 
-def make_data(root, sizes=((90, 120), (61, 97), (100, 80), (47, 33)), ext='.jpg', body=False):
+def make_data(root, sizes=((90, 120), (61, 97), (100, 80), (47, 33)), ext=".jpg", body=False):
     """hsd-like folder: red ellipses (the 'person' masks) on blue, odd sizes included; each
     runs off the photo's bottom edge (a bust) unless body=True (a whole body)."""
-    os.makedirs(os.path.join(root, 'images'))
-    os.makedirs(os.path.join(root, 'masks'))
+    os.makedirs(os.path.join(root, "images"))
+    os.makedirs(os.path.join(root, "masks"))
     for i, (h, w) in enumerate(sizes):
         mask = ellipse_mask(h, w, cy=h // 2, ry=h * 2 // 5) if body else ellipse_mask(h, w)
         img = np.full((h, w, 3), BLUE, np.uint8)
         img[mask > 0] = RED
-        cv2.imwrite(os.path.join(root, 'images', '%03d%s' % (i, ext)), img)
-        cv2.imwrite(os.path.join(root, 'masks', '%03d.png' % i), mask)
-    return os.path.join(root, 'images'), os.path.join(root, 'masks')
+        cv2.imwrite(os.path.join(root, "images", "%03d%s" % (i, ext)), img)
+        cv2.imwrite(os.path.join(root, "masks", "%03d.png" % i), mask)
+    return os.path.join(root, "images"), os.path.join(root, "masks")
 
 
 def write_video(path, frames, fps=10.0):
     h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     for f in frames:
         out.write(f)
     out.release()
@@ -82,21 +82,21 @@ def make_shared_data(root, n_people=10, plate_frames=916, size=(256, 144)):
     videos/one-by-one-person-detection.mp4 of an empty blue room (long enough for the plate
     frames) that a red person crosses in frames 8-23."""
     root = str(root)
-    make_data(os.path.join(root, 'hsd'), [(120, 90 + 2 * i) for i in range(n_people)],
-              ext='.png')
-    make_data(os.path.join(root, 'ccp'), [(160, 64 + 2 * i) for i in range(n_people)],
-              ext='.png', body=True)
+    make_data(os.path.join(root, "hsd"), [(120, 90 + 2 * i) for i in range(n_people)],
+              ext=".png")
+    make_data(os.path.join(root, "ccp"), [(160, 64 + 2 * i) for i in range(n_people)],
+              ext=".png", body=True)
     w, h = size
-    clip = os.path.join(root, 'davis', 'walker')
-    for sub in ('images', 'masks'):
+    clip = os.path.join(root, "davis", "walker")
+    for sub in ("images", "masks"):
         os.makedirs(os.path.join(clip, sub))
     for t in range(20):
         mask = ellipse_mask(96, 160, cy=50, cx=30 + 5 * t, ry=35, rx=12)
         img = np.full((96, 160, 3), BLUE, np.uint8)
         img[mask > 0] = RED
-        cv2.imwrite(os.path.join(clip, 'images', '%05d.png' % t), img)
-        cv2.imwrite(os.path.join(clip, 'masks', '%05d.png' % t), mask)
-    os.makedirs(os.path.join(root, 'videos'))
+        cv2.imwrite(os.path.join(clip, "images", "%05d.png" % t), img)
+        cv2.imwrite(os.path.join(clip, "masks", "%05d.png" % t), mask)
+    os.makedirs(os.path.join(root, "videos"))
     frames = []
     for t in range(plate_frames):
         img = np.full((h, w, 3), BLUE, np.uint8)
@@ -104,5 +104,5 @@ def make_shared_data(root, n_people=10, plate_frames=916, size=(256, 144)):
         if 8 <= t < 24:
             img[ellipse_mask(h, w, cy=h // 2, cx=20 + 14 * (t - 8), ry=h // 3, rx=14) > 0] = RED
         frames.append(img)
-    write_video(os.path.join(root, 'videos', 'one-by-one-person-detection.mp4'), frames)
+    write_video(os.path.join(root, "videos", "one-by-one-person-detection.mp4"), frames)
     return root

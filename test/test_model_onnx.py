@@ -8,8 +8,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from tools.model.export_onnx import (MODELS, check_contract, export_onnx, fold_pad_into_conv,
-                                     load_model)
+from tools.model.export_onnx import (
+    MODELS,
+    check_contract,
+    export_onnx,
+    fold_pad_into_conv,
+    load_model,
+)
 from tools.model.mediapipe_import import load_selfie_net
 
 torch.set_num_threads(1)
@@ -80,7 +85,8 @@ def test_reexport_reproduces_the_committed_weights(committed, tmp_path):
     name, path, net = committed
     fresh = onnx.load(str(export_onnx(net, tmp_path / name)))
     old = onnx.load(str(path))
-    as_dict = lambda m: {i.name: onnx.numpy_helper.to_array(i) for i in m.graph.initializer}
+    def as_dict(m):
+        return {i.name: onnx.numpy_helper.to_array(i) for i in m.graph.initializer}
     fresh_w, old_w = as_dict(fresh), as_dict(old)
     assert sorted(fresh_w) == sorted(old_w)
     for key in fresh_w:

@@ -7,6 +7,7 @@ import pytest
 import hilens
 from utils import people as ppl
 from utils import person_roi as pr
+
 from people_fakes import ERROR, FakeDetector, FakeSegmenter, scene
 from test_person_crop import Refusing
 

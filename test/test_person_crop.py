@@ -3,10 +3,10 @@ its limits, against MediaPipe's own CPU crop, and the way back (landmarks, mask 
 import math
 
 import cv2
-import hilens
 import numpy as np
 import pytest
 
+import hilens
 from utils import nv21
 from utils import person_crop as pc
 from utils import person_roi as pr

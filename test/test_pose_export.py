@@ -161,7 +161,6 @@ def test_simulator_detects_and_segments_from_nv21():
     """The NV21 path (simulated AIPP) finds the same person as the RGB path."""
     import hilens
     from hilens import nv21 as hn
-
     from tools.model import pose_check, pose_reference
     from utils import person_detect as pd
 

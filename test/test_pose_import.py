@@ -10,8 +10,13 @@ import pytest
 import torch
 
 from tools.model import fetch_mediapipe, pose_import
-from tools.model.pose_nets import (NUM_ANCHORS, PersonDetectorNet, PersonLandmarkNet,
-                                   PersonSegmenterNet, depth_to_space)
+from tools.model.pose_nets import (
+    NUM_ANCHORS,
+    PersonDetectorNet,
+    PersonLandmarkNet,
+    PersonSegmenterNet,
+    depth_to_space,
+)
 from tools.model.tflite_reader import read_tflite
 
 torch.set_num_threads(1)

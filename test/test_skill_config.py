@@ -4,6 +4,7 @@ import os
 import pytest
 
 from utils import config
+
 from test_skill_support import ROOT
 
 # One value that must be accepted and one that must be rejected, for every key.

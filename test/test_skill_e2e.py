@@ -9,6 +9,7 @@ import pytest
 
 import main
 from utils.pipeline import FramePipeline
+
 from test_skill_support import ROOT, make_skill_dir, write_clip, write_tiny_onnx
 
 CLIP_W, CLIP_H, CLIP_N = 320, 180, 30

@@ -9,6 +9,7 @@ import pytest
 from utils import nv21
 from utils.camera import FrameReader, ImageFolderCapture, open_source
 from utils.pipeline import STAGES, FramePipeline, FrameResult
+
 from test_skill_support import ERROR_CODE, FakeModel, scene, small_cfg
 
 W, H = 320, 180

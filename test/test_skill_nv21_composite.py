@@ -5,6 +5,7 @@ import pytest
 
 from utils import composite, nv21
 from utils.background import Background, background_kind, cover, parse_color
+
 from test_skill_support import scene
 
 

@@ -14,6 +14,7 @@ import main
 from tools.model import pose_frames
 from utils import config
 from utils.pipeline import open_pipeline
+
 from test_skill_support import ROOT
 
 FIXTURE = os.path.join(ROOT, "test", "fixtures", "pose", "grace_far.npz")

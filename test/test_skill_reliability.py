@@ -21,13 +21,21 @@ import pytest
 
 import hilens
 import main
-from utils import config, nv21
+from utils import config
 from utils.background import Background
 from utils.camera import FrameReader
 from utils.inference import MattingModel
 from utils.pipeline import FramePipeline
-from test_skill_support import (ERROR_CODE, ROOT, FakeModel, make_skill_dir, scene, small_cfg,
-                                write_clip)
+
+from test_skill_support import (
+    ERROR_CODE,
+    ROOT,
+    FakeModel,
+    make_skill_dir,
+    scene,
+    small_cfg,
+    write_clip,
+)
 
 W, H, N = 320, 180, 30
 SMALL = ["--model-width", "128", "--model-height", "72", "--background", "#5a5a5a"]

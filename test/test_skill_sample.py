@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from tools.package import make_sample
+
 from test_skill_support import ROOT
 
 

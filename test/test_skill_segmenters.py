@@ -1,6 +1,5 @@
 """The pipeline with the person stage (segmenter person and auto) on fake networks: the matte
 size, which models run per frame, the fallbacks, and open_pipeline's choice of models."""
-import os
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ import pytest
 import hilens
 from utils import people as ppl
 from utils.pipeline import STAGES, FramePipeline, open_pipeline
+
 from people_fakes import ERROR, FakeDetector, FakeSegmenter, scene
 from test_skill_support import FakeModel, make_skill_dir, small_cfg
 

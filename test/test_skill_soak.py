@@ -2,12 +2,13 @@
 Preprocessor and Model, FramePipeline, Display), resident memory must stay flat."""
 import os
 
-import hilens
 import numpy as np
 
+import hilens
 import main
 from utils.camera import open_source
 from utils.pipeline import FramePipeline, hardware_resizer
+
 from test_skill_support import make_skill_dir, small_cfg, write_clip
 
 FRAMES = 5000

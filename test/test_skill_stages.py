@@ -7,8 +7,8 @@ from utils import postprocess, temporal
 from utils.inference import MattingModel, Model
 from utils.temporal import TemporalState, prior_transform
 from utils.upsample import Upsampler
-from test_skill_support import ERROR_CODE, FakeModel, scene, small_cfg
 
+from test_skill_support import ERROR_CODE, FakeModel, scene, small_cfg
 
 # -- post-processing -----------------------------------------------------------------
 

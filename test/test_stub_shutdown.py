@@ -1,7 +1,6 @@
 """Stopping: a service manager's SIGTERM/SIGHUP leaves a playable recording holding every frame
 shown, and Display/VideoCapture finalisation is idempotent and safe to run again from a signal
 handler that interrupts show() or close()."""
-import os
 import signal
 import subprocess
 import sys

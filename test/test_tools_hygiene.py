@@ -75,6 +75,7 @@ def _crafted(tmp_path):
 
 def test_train_resume_refuses_a_crafted_checkpoint_without_running_it(tmp_path):
     import pickle
+
     from tools.train import cli, loop
     path, marker = _crafted(tmp_path)
     args = cli.parse_args(["--data", str(_tiny_hsd(tmp_path / "hsd")), "--run", str(path.parent),
@@ -113,6 +114,7 @@ def test_tools_load_torch_files_weights_only(path):
 
 def test_a_checkpoint_of_the_tool_still_loads(tmp_path):
     import torch
+
     from tools.train import loop
     state = {"model": {"w": torch.ones(2)}, "optimizer": {"state": {}, "param_groups": []},
              "step": 3, "history": {"loss": [0.5, 0.25], "parts": [{"loss": 0.5}], "val": []},

@@ -13,7 +13,8 @@ Per frame (People.run):
    wavers while the crop is right, and dropping it hands the next frames to a detector
    that finds such people only now and then. Below `track_presence` the person is unsure:
    the detector looks again, a detection of that person scoring REANCHOR_SCORE gives it the
-   detection's ROI, and after MAX_UNSURE unsure frames in a row it is dropped. A kept person's mask is pasted into the matte (maximum over
+   detection's ROI, and after MAX_UNSURE unsure frames in a row it is dropped. A kept person's mask is
+   pasted into the matte (maximum over
    people) and its next ROI comes from the refined landmarks 33 and 34
    (person_roi.landmarks_roi), as MediaPipe's pose tracking does.
 3. A track that drops (or is unsure) sends the detector to look again in the same frame,

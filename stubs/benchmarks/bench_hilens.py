@@ -85,7 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="an .om path whose .onnx (and aipp.cfg) exist; default: stand-in")
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--threads", default="1,2,0", help="HILENS_ORT_THREADS values to compare (0 = ORT default)")
+    parser.add_argument("--threads", default="1,2,0",
+                        help="HILENS_ORT_THREADS values to compare (0 = ORT default)")
     args = parser.parse_args()
     hilens.init("bench")
     hilens.set_log_level(hilens.WARNING)
@@ -125,7 +126,8 @@ def main() -> None:
             model = hilens.Model(om)
             result = model.infer([small, prev])
             if not isinstance(result, list):
-                sys.exit("Model.infer returned error code %r: does %s take [NV21 256x144, prev_alpha]?" % (result, om))
+                sys.exit("Model.infer returned error code %r: does %s take [NV21 256x144, prev_alpha]?"
+                         % (result, om))
             add("Model.infer %s, HILENS_ORT_THREADS=%s" % (os.path.basename(om), threads),
                 lambda: model.infer([small, prev]))
     print("| step | median ms | p90 ms |\n|---|---:|---:|")

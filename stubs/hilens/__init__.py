@@ -4,16 +4,43 @@ Same names, arguments, return values and failure modes as the device API in the 
 guide; models run on ONNX Runtime (CPU) with the model's static AIPP emulated. See README.md for
 what is emulated exactly, what is approximated, and the HILENS_* environment variables.
 """
-from . import onnxrt  # first: turns ONNX Runtime's telemetry off before anything imports it
-from .cloud import (download_from_obs, send_msg, upload_bufer, upload_buffer_to_obs, upload_file,
-                    upload_file_to_obs)
+from . import onnxrt  # noqa: F401  first: turns ONNX Runtime's telemetry off before anything imports it
+from .cloud import (
+                    download_from_obs,
+                    send_msg,
+                    upload_bufer,
+                    upload_buffer_to_obs,
+                    upload_file,
+                    upload_file_to_obs,
+)
 from .display import H264_FILE, HDMI, RTMP, Display
 from .errors import CreateError, ErrorCode
 from .lifecycle import init, terminate
-from .log import (DEBUG, ERROR, FATAL, INFO, TRACE, WARNING, debug, error, fatal, info, set_log_level, trace,
-                  warn, warning)
+from .log import (
+                    DEBUG,
+                    ERROR,
+                    FATAL,
+                    INFO,
+                    TRACE,
+                    WARNING,
+                    debug,
+                    error,
+                    fatal,
+                    info,
+                    set_log_level,
+                    trace,
+                    warn,
+                    warning,
+)
 from .model import Model
-from .preprocess import BGR2YUV_NV12, BGR2YUV_NV21, RGB2YUV_NV12, RGB2YUV_NV21, Preprocessor, cvt_color
+from .preprocess import (
+                    BGR2YUV_NV12,
+                    BGR2YUV_NV21,
+                    RGB2YUV_NV12,
+                    RGB2YUV_NV21,
+                    Preprocessor,
+                    cvt_color,
+)
 from .resources import get_model_dir, get_skill_config, get_workspace_path, md5_of_file
 from .video import VideoCapture
 

@@ -196,7 +196,8 @@ class AippConfig:
         if self.aipp_mode != "static":
             raise AippError("%s: aipp_mode %r is not emulated; only 'static' is" % (where, self.aipp_mode))
         if self.input_format not in INPUT_FORMATS:
-            raise AippError("%s: input_format %r must be one of %s" % (where, self.input_format, ", ".join(INPUT_FORMATS)))
+            raise AippError("%s: input_format %r must be one of %s"
+                            % (where, self.input_format, ", ".join(INPUT_FORMATS)))
         if self.related_input_rank < 0:
             raise AippError("%s: related_input_rank must be >= 0" % where)
         for name in ("src_image_size_w", "src_image_size_h", "load_start_pos_w", "load_start_pos_h",

@@ -55,7 +55,8 @@ class Model:
     def __init__(self, filepath: str):
         lifecycle.warn_if_uninitialised("hilens.Model")
         if not isinstance(filepath, str) or not filepath:
-            sfw(ERROR, "Model: filepath must be a non-empty str, got %r (error 0x%x)" % (filepath, MODEL_PATH_ERROR))
+            sfw(ERROR, "Model: filepath must be a non-empty str, got %r (error 0x%x)"
+                % (filepath, MODEL_PATH_ERROR))
             raise CreateError("Model: filepath must be a non-empty str, got %r" % (filepath,))
         self.om_path = filepath
         self.onnx_path = os.path.splitext(filepath)[0] + ".onnx"
@@ -83,7 +84,9 @@ class Model:
             "none (no %s.aipp.cfg or aipp.cfg found)" % os.path.splitext(os.path.basename(filepath))[0]))
 
     def _open_session(self, path: str):
-        from .onnxrt import import_onnxruntime  # imported here: `import hilens` stays light for tools
+        from .onnxrt import (
+            import_onnxruntime,  # imported here: `import hilens` stays light for tools
+        )
 
         ort = import_onnxruntime()  # telemetry off (see onnxrt.py)
 

@@ -95,7 +95,8 @@ class Preprocessor:
         h = _check_int(call, "h", h, MIN_SIDE, MAX_HEIGHT)
         to_nv12 = _check_t(call, t)
         if x + w > sw or y + h > sh:
-            raise ValueError("%s: region x=%d, y=%d, w=%d, h=%d does not fit the %dx%d src" % (call, x, y, w, h, sw, sh))
+            raise ValueError("%s: region x=%d, y=%d, w=%d, h=%d does not fit the %dx%d src"
+                             % (call, x, y, w, h, sw, sh))
         out = np.empty((h * 3 // 2, w), np.uint8)
         out[:h] = src[y:y + h, x:x + w]
         out[h:] = src[sh + y // 2:sh + (y + h) // 2, x:x + w]

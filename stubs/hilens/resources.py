@@ -47,13 +47,13 @@ def get_skill_config() -> Optional[Dict[str, Any]]:
         sfw(ERROR, "get_skill_config: cannot read %s=%s: %s" % (env.SKILL_CONFIG, path, exc))
         return None
     if not isinstance(config, dict):
-        sfw(ERROR, "get_skill_config: %s must hold a JSON object {name: {\"value\": ...}}, got %s"
+        sfw(ERROR, 'get_skill_config: %s must hold a JSON object {name: {"value": ...}}, got %s'
             % (path, type(config).__name__))
         return None
     for name, item in config.items():
         if not isinstance(item, dict) or "value" not in item:
-            sfw(WARNING, "get_skill_config: item %r has no \"value\" (the console stores every item "
-                         "as {\"value\": ...})" % name)
+            sfw(WARNING, 'get_skill_config: item %r has no "value" (the console stores every item '
+                         'as {"value": ...})' % name)
     return config
 
 

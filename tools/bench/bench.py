@@ -46,9 +46,9 @@ import time
 import tracemalloc
 
 import cv2
-import hilens
 import numpy as np
 
+import hilens
 import main as skill
 from tools import paths
 from tools.bench.seed_pipeline import STAGES as SEED_STAGES

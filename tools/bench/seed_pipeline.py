@@ -16,8 +16,9 @@ the seed pays only for what its design makes it do on every frame. PC only (tool
 import time
 
 import cv2
-import hilens
 import numpy as np
+
+import hilens
 
 STAGES = ("resize", "infer", "postprocess", "upsample", "composite")
 

@@ -25,7 +25,7 @@ from tools import paths
 from tools.evaluate import seg_metrics as sm
 
 DEFAULT_DATA = str(paths.hsd())
-VARIANTS = {'square': 0, 'landscape': 1}
+VARIANTS = {"square": 0, "landscape": 1}
 
 
 def mediapipe_masks(pairs, model_selection):
@@ -45,8 +45,8 @@ def mediapipe_masks(pairs, model_selection):
             yield stem, gt, mask, ms
         again = seg.process(first[0]).segmentation_mask
         if not np.array_equal(again, first[1]):
-            raise RuntimeError('MediaPipe gave a different mask for the same photo later: the '
-                               'graph keeps state, so per-image numbers would be wrong')
+            raise RuntimeError("MediaPipe gave a different mask for the same photo later: the "
+                               "graph keeps state, so per-image numbers would be wrong")
 
 
 def evaluate(pairs, variant):
@@ -57,42 +57,42 @@ def evaluate(pairs, variant):
         times.append(ms)
         per_image[stem] = m
     out = sm.summarize(rows)
-    out['ms'] = float(np.mean(times[1:] if len(times) > 1 else times))
-    out['per_image'] = per_image
+    out["ms"] = float(np.mean(times[1:] if len(times) > 1 else times))
+    out["per_image"] = per_image
     return out
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--data', default=DEFAULT_DATA, help='folder with images/ and masks/')
-    p.add_argument('--variant', choices=('square', 'landscape', 'both'), default='both')
-    p.add_argument('--limit', type=int, default=None, help='first N images only')
-    p.add_argument('--json', help='write results with per-image metrics here '
-                                  '(one file per variant: NAME.square.json / .landscape.json '
-                                  'when --variant both)')
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=DEFAULT_DATA, help="folder with images/ and masks/")
+    p.add_argument("--variant", choices=("square", "landscape", "both"), default="both")
+    p.add_argument("--limit", type=int, default=None, help="first N images only")
+    p.add_argument("--json", help="write results with per-image metrics here "
+                                  "(one file per variant: NAME.square.json / .landscape.json "
+                                  "when --variant both)")
     args = p.parse_args(argv)
-    pairs = sm.list_pairs(os.path.join(args.data, 'images'), os.path.join(args.data, 'masks'))
+    pairs = sm.list_pairs(os.path.join(args.data, "images"), os.path.join(args.data, "masks"))
     if args.limit:
         pairs = pairs[:args.limit]
-    variants = ['square', 'landscape'] if args.variant == 'both' else [args.variant]
+    variants = ["square", "landscape"] if args.variant == "both" else [args.variant]
     results = []
     for v in variants:
         r = evaluate(pairs, v)
-        results.append(('mediapipe %s' % v, r))
+        results.append(("mediapipe %s" % v, r))
         if args.json:
             path = args.json
             if len(variants) > 1:
                 root, ext = os.path.splitext(args.json)
-                path = '%s.%s%s' % (root, v, ext or '.json')
-            with open(path, 'w') as f:
+                path = "%s.%s%s" % (root, v, ext or ".json")
+            with open(path, "w") as f:
                 json.dump(r, f, indent=1)
-    print('images: %s (%d)' % (os.path.join(args.data, 'images'), len(pairs)))
+    print("images: %s (%d)" % (os.path.join(args.data, "images"), len(pairs)))
     print(sm.format_table(results))
     return results
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     try:
         main()
     except (OSError, ValueError, RuntimeError) as exc:
-        sys.exit('%s: error: %s' % (os.path.basename(sys.argv[0]), exc))
+        sys.exit("%s: error: %s" % (os.path.basename(sys.argv[0]), exc))

@@ -26,19 +26,19 @@ import numpy as np
 from tools import paths
 
 BOUNDARY_TOLERANCE = 0.0075
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
 # Column key -> (header, format) for the tables every tool prints.
 COLUMNS = {
-    'n': ('n', '{:d}'),
-    'fg_iou': ('fg IoU', '{:.4f}'),
-    'miou': ('mIoU', '{:.4f}'),
-    'boundary_f': ('bound F', '{:.4f}'),
-    'mae': ('MAE', '{:.4f}'),
-    'ms': ('ms/img', '{:.2f}'),
+    "n": ("n", "{:d}"),
+    "fg_iou": ("fg IoU", "{:.4f}"),
+    "miou": ("mIoU", "{:.4f}"),
+    "boundary_f": ("bound F", "{:.4f}"),
+    "mae": ("MAE", "{:.4f}"),
+    "ms": ("ms/img", "{:.2f}"),
     # agreement with a reference run (eval_seg.py --reference)
-    'd_iou_mean': ('|dIoU| mean', '{:.4f}'),
-    'd_iou_max': ('|dIoU| max', '{:.4f}'),
+    "d_iou_mean": ("|dIoU| mean", "{:.4f}"),
+    "d_iou_max": ("|dIoU| max", "{:.4f}"),
 }
 
 
@@ -107,21 +107,21 @@ def score_image(alpha, gt, threshold=0.5):
     alpha = np.asarray(alpha, np.float32)
     gt = np.asarray(gt, bool)
     if alpha.shape != gt.shape:
-        raise ValueError('alpha shape %s does not match mask shape %s' % (alpha.shape, gt.shape))
+        raise ValueError("alpha shape %s does not match mask shape %s" % (alpha.shape, gt.shape))
     pred = alpha >= threshold
     return {
-        'fg_iou': iou(pred, gt),
-        'miou': mean_iou(pred, gt),
-        'boundary_f': boundary_f(pred, gt),
-        'mae': mae(alpha, gt),
+        "fg_iou": iou(pred, gt),
+        "miou": mean_iou(pred, gt),
+        "boundary_f": boundary_f(pred, gt),
+        "mae": mae(alpha, gt),
     }
 
 
-def summarize(rows, keys=('fg_iou', 'miou', 'boundary_f', 'mae')):
+def summarize(rows, keys=("fg_iou", "miou", "boundary_f", "mae")):
     """Means of per-image metric dicts, plus n."""
-    out = {'n': len(rows)}
+    out = {"n": len(rows)}
     for k in keys:
-        out[k] = float(np.mean([r[k] for r in rows])) if rows else float('nan')
+        out[k] = float(np.mean([r[k] for r in rows])) if rows else float("nan")
     return out
 
 
@@ -132,10 +132,10 @@ def list_pairs(image_dir, mask_dir):
     skipping it would change the numbers.
     """
     if not os.path.isdir(image_dir):
-        raise FileNotFoundError('image folder not found: %s%s' % (image_dir,
+        raise FileNotFoundError("image folder not found: %s%s" % (image_dir,
                                                                    paths.data_hint(image_dir)))
     if not os.path.isdir(mask_dir):
-        raise FileNotFoundError('mask folder not found: %s%s' % (mask_dir,
+        raise FileNotFoundError("mask folder not found: %s%s" % (mask_dir,
                                                                  paths.data_hint(mask_dir)))
     masks = {}
     for name in os.listdir(mask_dir):
@@ -148,10 +148,10 @@ def list_pairs(image_dir, mask_dir):
         if ext.lower() not in IMAGE_EXTENSIONS:
             continue
         if stem not in masks:
-            raise FileNotFoundError('no mask for image %s in %s' % (name, mask_dir))
+            raise FileNotFoundError("no mask for image %s in %s" % (name, mask_dir))
         pairs.append((stem, os.path.join(image_dir, name), masks[stem]))
     if not pairs:
-        raise FileNotFoundError('no images (%s) in %s' % ('/'.join(IMAGE_EXTENSIONS), image_dir))
+        raise FileNotFoundError("no images (%s) in %s" % ("/".join(IMAGE_EXTENSIONS), image_dir))
     return pairs
 
 
@@ -159,18 +159,18 @@ def read_pair(image_path, mask_path):
     """BGR uint8 image and boolean mask (mask > 127), checked to be the same size."""
     image = cv2.imread(image_path, cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError('cannot read image %s' % image_path)
+        raise ValueError("cannot read image %s" % image_path)
     mask = cv2.imread(mask_path, cv2.IMREAD_GRAYSCALE)
     if mask is None:
-        raise ValueError('cannot read mask %s' % mask_path)
+        raise ValueError("cannot read mask %s" % mask_path)
     if mask.shape != image.shape[:2]:
-        raise ValueError('mask %s is %dx%d, expected the image size %dx%d' % (
+        raise ValueError("mask %s is %dx%d, expected the image size %dx%d" % (
             mask_path, mask.shape[1], mask.shape[0], image.shape[1], image.shape[0]))
     return image, mask > 127
 
 
-def format_table(results, columns=('n', 'fg_iou', 'miou', 'boundary_f', 'mae', 'ms'),
-                 headers=None, first='model'):
+def format_table(results, columns=("n", "fg_iou", "miou", "boundary_f", "mae", "ms"),
+                 headers=None, first="model"):
     """Plain-text table of [(row name, metrics dict)]; a missing value prints as '-'.
 
     Each column's (header, format) comes from COLUMNS (a key it does not know: the key as
@@ -180,7 +180,7 @@ def format_table(results, columns=('n', 'fg_iou', 'miou', 'boundary_f', 'mae', '
     known = COLUMNS
     layout = []
     for key in columns:
-        head, fmt = known.get(key, (key, '{:.4f}'))
+        head, fmt = known.get(key, (key, "{:.4f}"))
         layout.append((key, headers.get(key, head), fmt))
     cells = []
     for name, metrics in results:
@@ -188,16 +188,16 @@ def format_table(results, columns=('n', 'fg_iou', 'miou', 'boundary_f', 'mae', '
         for key, _, fmt in layout:
             v = metrics.get(key)
             if v is None or (isinstance(v, float) and np.isnan(v)):
-                row.append('-')
+                row.append("-")
             else:
-                row.append(fmt.format(int(v) if fmt == '{:d}' else v))
+                row.append(fmt.format(int(v) if fmt == "{:d}" else v))
         cells.append(row)
     head = [first] + [h for _, h, _ in layout]
     widths = [max(len(str(c[i])) for c in [head] + cells) for i in range(len(head))]
-    lines = ['  '.join(h.ljust(widths[0]) if i == 0 else h.rjust(widths[i])
+    lines = ["  ".join(h.ljust(widths[0]) if i == 0 else h.rjust(widths[i])
                        for i, h in enumerate(head))]
-    lines.append('  '.join('-' * w for w in widths))
+    lines.append("  ".join("-" * w for w in widths))
     for row in cells:
-        lines.append('  '.join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+        lines.append("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
                                for i, c in enumerate(row)))
-    return '\n'.join(lines)
+    return "\n".join(lines)

@@ -35,26 +35,26 @@ import numpy as np
 
 from tools import paths
 
-DEFAULT_AIPP = str(paths.REPO / 'aipp.cfg')
-RESIZE_MODES = ('linear', 'mediapipe')
+DEFAULT_AIPP = str(paths.REPO / "aipp.cfg")
+RESIZE_MODES = ("linear", "mediapipe")
 
 
-def resize_to_model(bgr, w, h, mode='linear'):
+def resize_to_model(bgr, w, h, mode="linear"):
     """Stretch an image to w x h (no aspect keep), the way `mode` names."""
-    if mode == 'linear':
+    if mode == "linear":
         return cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR)
-    if mode == 'mediapipe':
+    if mode == "mediapipe":
         src_h, src_w = bgr.shape[:2]
         # Corner (0,0)->(0,0) and (W,H)->(w,h): no half-pixel shift, unlike cv2.resize.
         m = np.array([[w / float(src_w), 0, 0], [0, h / float(src_h), 0]], np.float64)
         return cv2.warpAffine(bgr, m, (w, h), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    raise ValueError('resize mode %r unknown, expected one of %s' % (mode, ', '.join(RESIZE_MODES)))
+    raise ValueError("resize mode %r unknown, expected one of %s" % (mode, ", ".join(RESIZE_MODES)))
 
 
 def read_aipp(path):
     if not os.path.isfile(path):
-        raise FileNotFoundError('aipp config not found: %s' % path)
+        raise FileNotFoundError("aipp config not found: %s" % path)
     with open(path) as f:
         return f.read()
 
@@ -63,8 +63,8 @@ def aipp_values(text):
     """The `key: number` settings of the first aipp_op block (comments stripped)."""
     values = {}
     for line in text.splitlines():
-        line = line.split('#', 1)[0]
-        m = re.match(r'\s*(\w+)\s*:\s*([-+0-9.eE]+)\s*$', line)
+        line = line.split("#", 1)[0]
+        m = re.match(r"\s*(\w+)\s*:\s*([-+0-9.eE]+)\s*$", line)
         if m:
             values.setdefault(m.group(1), float(m.group(2)))
     return values
@@ -73,20 +73,20 @@ def aipp_values(text):
 def aipp_normalisation(text):
     """(subtract, scale) per RGB channel: out = (in - mean - min) * var_reci, as the AIPP does."""
     v = aipp_values(text)
-    sub = np.array([v.get('mean_chn_%d' % i, 0.0) + v.get('min_chn_%d' % i, 0.0)
+    sub = np.array([v.get("mean_chn_%d" % i, 0.0) + v.get("min_chn_%d" % i, 0.0)
                     for i in range(3)], np.float32)
-    scale = np.array([v.get('var_reci_chn_%d' % i, 1.0) for i in range(3)], np.float32)
+    scale = np.array([v.get("var_reci_chn_%d" % i, 1.0) for i in range(3)], np.float32)
     return sub, scale
 
 
 def aipp_for_size(text, w, h):
     """The cfg text with src_image_size_w/h set to w/h (added when absent)."""
-    for key, val in (('src_image_size_w', w), ('src_image_size_h', h)):
-        pattern = r'(\b%s\s*:\s*)\d+' % key
+    for key, val in (("src_image_size_w", w), ("src_image_size_h", h)):
+        pattern = r"(\b%s\s*:\s*)\d+" % key
         if re.search(pattern, text):
-            text = re.sub(pattern, r'\g<1>%d' % val, text, count=1)
+            text = re.sub(pattern, r"\g<1>%d" % val, text, count=1)
         else:
-            text = re.sub(r'(aipp_op\s*\{)', r'\1\n    %s: %d' % (key, val), text, count=1)
+            text = re.sub(r"(aipp_op\s*\{)", r"\1\n    %s: %d" % (key, val), text, count=1)
     return text
 
 
@@ -100,7 +100,7 @@ def onnx_signature(path):
     """(w, h, feedback, input names, output name) of a model-contract ONNX file."""
     from hilens.onnxrt import import_onnxruntime  # no telemetry (stubs/README.md)
     ort = import_onnxruntime()
-    sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     return _signature(sess, path)
 
 
@@ -108,19 +108,19 @@ def _signature(sess, path):
     inputs = sess.get_inputs()
     shape = inputs[0].shape
     if len(shape) != 4 or shape[1] != 3 or not all(isinstance(d, int) for d in shape[2:]):
-        raise ValueError('%s: input 0 must be 1x3xHxW with static H, W, got %s' % (path, shape))
+        raise ValueError("%s: input 0 must be 1x3xHxW with static H, W, got %s" % (path, shape))
     if len(inputs) > 2:
-        raise ValueError('%s: expected 1 or 2 inputs (image[, prev_alpha]), got %d'
+        raise ValueError("%s: expected 1 or 2 inputs (image[, prev_alpha]), got %d"
                          % (path, len(inputs)))
     h, w = shape[2], shape[3]
     if len(inputs) == 2 and list(inputs[1].shape)[-2:] != [h, w]:
-        raise ValueError('%s: prev_alpha must be 1x1x%dx%d, got %s' % (path, h, w, inputs[1].shape))
+        raise ValueError("%s: prev_alpha must be 1x1x%dx%d, got %s" % (path, h, w, inputs[1].shape))
     return w, h, len(inputs) == 2, [i.name for i in inputs], sess.get_outputs()[0].name
 
 
 def _check_model_path(path):
     if not os.path.isfile(path):
-        raise FileNotFoundError('model not found: %s' % path)
+        raise FileNotFoundError("model not found: %s" % path)
 
 
 def _session(path, threads):
@@ -129,13 +129,13 @@ def _session(path, threads):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    return ort.InferenceSession(path, sess_options=opts, providers=['CPUExecutionProvider'])
+    return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def _as_alpha(out, w, h, who):
     a = np.asarray(out, np.float32)
     if a.size != w * h:
-        raise ValueError('%s returned %d values, expected %dx%d alpha' % (who, a.size, w, h))
+        raise ValueError("%s returned %d values, expected %dx%d alpha" % (who, a.size, w, h))
     return a.reshape(h, w)
 
 
@@ -168,41 +168,41 @@ class AippRunner(object):
         w, h, self.feedback, _, _ = onnx_signature(path)
         self.size = (w, h)
         self.name = name or os.path.basename(path)
-        self.tmp = tempfile.mkdtemp(prefix='eval_seg_')
+        self.tmp = tempfile.mkdtemp(prefix="eval_seg_")
         # The simulator loads x.onnx for x.om and finds aipp.cfg beside it.
-        os.symlink(os.path.abspath(path), os.path.join(self.tmp, 'model.onnx'))
-        with open(os.path.join(self.tmp, 'aipp.cfg'), 'w') as f:
+        os.symlink(os.path.abspath(path), os.path.join(self.tmp, "model.onnx"))
+        with open(os.path.join(self.tmp, "aipp.cfg"), "w") as f:
             f.write(aipp_for_size(read_aipp(aipp_cfg), w, h))
         # The simulator reads its ONNX Runtime thread count from the environment at load time.
-        old = os.environ.get('HILENS_ORT_THREADS')
-        os.environ['HILENS_ORT_THREADS'] = str(threads)
+        old = os.environ.get("HILENS_ORT_THREADS")
+        os.environ["HILENS_ORT_THREADS"] = str(threads)
         try:
-            self.model = hilens.Model(os.path.join(self.tmp, 'model.om'))
+            self.model = hilens.Model(os.path.join(self.tmp, "model.om"))
         finally:
             if old is None:
-                os.environ.pop('HILENS_ORT_THREADS', None)
+                os.environ.pop("HILENS_ORT_THREADS", None)
             else:
-                os.environ['HILENS_ORT_THREADS'] = old
+                os.environ["HILENS_ORT_THREADS"] = old
 
     def __call__(self, bgr_small, prev):
         w, h = self.size
         if bgr_small.shape[:2] != (h, w):
-            raise ValueError('%s: frame is %dx%d, expected the model size %dx%d'
+            raise ValueError("%s: frame is %dx%d, expected the model size %dx%d"
                              % (self.name, bgr_small.shape[1], bgr_small.shape[0], w, h))
         nv21 = self.hilens.cvt_color(np.ascontiguousarray(bgr_small), self.hilens.BGR2YUV_NV21)
         if nv21 is None or np.size(nv21) != w * h * 3 // 2:
-            raise RuntimeError('%s: hilens.cvt_color gave no NV21 for a %dx%d frame'
+            raise RuntimeError("%s: hilens.cvt_color gave no NV21 for a %dx%d frame"
                                % (self.name, w, h))
         inputs = [np.ascontiguousarray(nv21, np.uint8).ravel()]
         if self.feedback:
             inputs.append(np.ascontiguousarray(prev, np.float32).ravel())
         out = self.model.infer(inputs)
         if isinstance(out, (int, np.integer)):
-            raise RuntimeError('%s: hilens Model.infer returned error code %s' % (self.name, out))
+            raise RuntimeError("%s: hilens Model.infer returned error code %s" % (self.name, out))
         return _as_alpha(out[0], w, h, self.name)
 
     def close(self):
-        if getattr(self, 'tmp', None):
+        if getattr(self, "tmp", None):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __del__(self):
@@ -212,7 +212,7 @@ class AippRunner(object):
 class FnRunner(object):
     """Wraps fn(image 1x3xHxW float32, prev 1x1xHxW float32 or None) -> alpha (h*w values)."""
 
-    def __init__(self, fn, size, feedback, name='fn', aipp_cfg=DEFAULT_AIPP):
+    def __init__(self, fn, size, feedback, name="fn", aipp_cfg=DEFAULT_AIPP):
         self.fn = fn
         self.size = tuple(size)
         self.feedback = bool(feedback)
@@ -232,7 +232,7 @@ class TorchRunner(FnRunner):
     The module's output (or the first element of a tuple/list output) must hold 1x1xHxW alpha.
     """
 
-    def __init__(self, module, size, feedback, name='torch', aipp_cfg=DEFAULT_AIPP, device='cpu'):
+    def __init__(self, module, size, feedback, name="torch", aipp_cfg=DEFAULT_AIPP, device="cpu"):
         import torch
         self.torch = torch
         self.module = module

@@ -23,7 +23,8 @@ Rows (one per configuration):
   targets are ratios against this row (the `x net` / `- net` columns).
 
 Suites and scenes: tools/evaluate/scenes.py (seeds, sizes, the people's split); metrics:
-tools/evaluate/video_metrics.py; summaries and tables: tools/evaluate/suite_report.py. Per suite a markdown table, in `--json` every number and
+tools/evaluate/video_metrics.py; summaries and tables: tools/evaluate/suite_report.py. Per suite a
+markdown table, in `--json` every number and
 per-scene detail (dropout frames, per-frame person areas of the real clips), and with
 `--sheets DIR` a PNG contact sheet per suite and row: the worst frames first (lowest IoU,
 hazy empty frames, dropouts, flicker), input | matte (GT outline red) | composite (the
@@ -43,8 +44,13 @@ from tools import paths
 from tools.evaluate import scenes as sc
 from tools.evaluate import sheets
 from tools.evaluate import video_metrics as vm
-from tools.evaluate.suite_report import (BASELINE, SUMMARIES, against_baseline, per_scene,
-                                         suite_tables)
+from tools.evaluate.suite_report import (
+    BASELINE,
+    SUMMARIES,
+    against_baseline,
+    per_scene,
+    suite_tables,
+)
 
 BASELINE_MODEL = str(paths.REPO / "model" / "selfie_landscape.om")
 NAN = float("nan")
@@ -156,8 +162,8 @@ class NetworkRunner(object):
 
     def __init__(self, label=BASELINE, model=BASELINE_MODEL, width=256, height=144):
         import hilens
-        from utils.pipeline import hardware_resizer
         from utils import nv21
+        from utils.pipeline import hardware_resizer
         self.label = label
         try:
             self.model = hilens.Model(model)

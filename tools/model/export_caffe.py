@@ -208,6 +208,7 @@ def emit_hard_swish(b, name, x):
 
 def emit_activation(b, name, x, module):
     from torch import nn
+
     from tools.model.selfie_net import HardSwish
     if isinstance(module, nn.ReLU):
         return b.relu(name, x)
@@ -380,6 +381,7 @@ def feedback_layout(shapes):
 
 def make_model(variant, prev_alpha, source, onnx_path=None, checkpoint=None):
     import torch
+
     from tools.model.selfie_net import SelfieSegNet
     if source == "mediapipe":
         from tools.model.mediapipe_import import load_selfie_net

@@ -44,8 +44,13 @@ import numpy as np
 from tools import paths
 from tools.model import caffe_pb
 from tools.model.check_caffe_boundary import check_net
-from tools.model.export_caffe import (BILINEAR_X2_TAPS, CaffeNetBuilder, _np, emit_conv,
-                                      replicate_pad1, run_opencv_caffe)
+from tools.model.export_caffe import (
+    BILINEAR_X2_TAPS,
+    CaffeNetBuilder,
+    emit_conv,
+    replicate_pad1,
+    run_opencv_caffe,
+)
 
 MODEL_DIR = paths.REPO / "model"
 OUTPUTS = {"person_detector": ["boxes", "logits"],

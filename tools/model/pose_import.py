@@ -24,8 +24,14 @@ import numpy as np
 import torch
 
 from tools.model import fetch_mediapipe
-from tools.model.pose_nets import (ConvAct, PersonDetectorNet, PersonLandmarkNet,
-                                   PersonSegmenterNet, count_params, same_pads)
+from tools.model.pose_nets import (
+    ConvAct,
+    PersonDetectorNet,
+    PersonLandmarkNet,
+    PersonSegmenterNet,
+    count_params,
+    same_pads,
+)
 from tools.model.tflite_reader import read_tflite
 
 _KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise"}

@@ -65,7 +65,6 @@ from tools.train.data import DEFAULT_DATA, list_hsd, split_ids, val_folder
 from tools.train.evaluate import evaluate_models, print_evaluation
 from tools.train.loop import SCOPES, build_model, export, train
 
-
 # The head recipe's own defaults where it differs from the stem recipe's (which keeps its
 # own, so that model/MODEL.md's earlier numbers stay reproducible): applied unless the flag
 # is on the command line.

@@ -37,8 +37,7 @@ from tools.evaluate import people
 from tools.evaluate.seg_metrics import list_pairs, read_pair
 from tools.train import augment
 from tools.train.augment import MODEL_H, MODEL_W, AugConfig
-from tools.train.data import Photo, _empty_scene, _photo_scene, _view, initial_prior, \
-    load_photos
+from tools.train.data import Photo, _empty_scene, _photo_scene, _view, initial_prior, load_photos
 
 KINDS = ("still", "walk", "motion", "davis")
 DAVIS_MAX_SIDE = 480

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from tools import paths
-from tools.evaluate.people import split as split_ids  # the one split (hsd and ccp alike)
+from tools.evaluate.people import split as split_ids  # noqa: F401  (the one split)
 from tools.evaluate.seg_metrics import list_pairs, read_pair
 from tools.train import augment
 from tools.train.augment import MODEL_H, MODEL_W, AugConfig

@@ -35,8 +35,8 @@ import torch.nn.functional as F
 
 from tools.model.selfie_net import SelfieSegNet
 from tools.train import augment, bank, clips
-from tools.train.loop import load_checkpoint, new_history, resume
 from tools.train.augment import MODEL_H, MODEL_W, AugConfig
+from tools.train.loop import load_checkpoint, new_history, resume
 
 HEAD_PREFIX = "feedback."
 

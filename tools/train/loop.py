@@ -13,8 +13,7 @@ import torch
 
 from tools import paths
 from tools.model.selfie_net import SelfieSegNet
-from tools.train.data import (aug_config, list_hsd, load_photos, make_batch, make_val_set,
-                              split_ids)
+from tools.train.data import aug_config, list_hsd, load_photos, make_batch, make_val_set, split_ids
 from tools.train.loss import LogitsTap, compute_loss
 
 # --scope -> parameter-name prefixes kept fixed (every scope but "all" also keeps the first
