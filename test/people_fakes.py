@@ -54,6 +54,19 @@ class _Scripted(object):
             raise RuntimeError("device error")
         return action
 
+    def _picture(self, inputs):
+        """(scripted action, the input's Y plane), or (error code, None) for a scripted code
+        or an input of the wrong size."""
+        action = self._action(inputs)
+        if isinstance(action, int):
+            return action, None
+        s = self.size
+        if inputs[0].size != s * s * 3 // 2:
+            return ERROR, None
+        y = inputs[0][:s * s].reshape(s, s)
+        self.inputs.append(y.copy())
+        return action, y
+
 
 class FakeDetector(_Scripted):
     size = 224
@@ -63,14 +76,10 @@ class FakeDetector(_Scripted):
         self.logit = score  # the logit of every detection (4.0: score 0.98)
 
     def infer(self, inputs):
-        action = self._action(inputs)
-        if isinstance(action, int):
+        action, y = self._picture(inputs)
+        if y is None:
             return action
         s = self.size
-        if inputs[0].size != s * s * 3 // 2:
-            return ERROR
-        y = inputs[0][:s * s].reshape(s, s)
-        self.inputs.append(y.copy())
         boxes = np.zeros((pd.NUM_ANCHORS, 12), np.float32)
         logits = np.full(pd.NUM_ANCHORS, -20.0, np.float32)
         for x0, y0, x1, y1 in blobs(y):
@@ -98,14 +107,9 @@ class FakeSegmenter(_Scripted):
         self.presence = presence
 
     def infer(self, inputs):
-        action = self._action(inputs)
-        if isinstance(action, int):
+        action, y = self._picture(inputs)
+        if y is None:
             return action
-        s = self.size
-        if inputs[0].size != s * s * 3 // 2:
-            return ERROR
-        y = inputs[0][:s * s].reshape(s, s)
-        self.inputs.append(y.copy())
         alpha = (y > 128).astype(np.float32)
         found = blobs(y, min_area=64)
         raw = np.zeros((39, 5), np.float32)

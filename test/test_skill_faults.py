@@ -10,7 +10,7 @@ from utils import nv21
 from utils.camera import FrameReader, ImageFolderCapture, open_source
 from utils.pipeline import STAGES, FramePipeline, FrameResult
 
-from test_skill_support import ERROR_CODE, FakeModel, scene, small_cfg
+from test_skill_support import ERROR_CODE, Clock, FakeModel, scene, small_cfg
 
 W, H = 320, 180
 PERSON = (100, 40, 220, 180)
@@ -29,19 +29,6 @@ class FakeCamera(object):
         if isinstance(item, Exception):
             raise item
         return item
-
-
-class Clock(object):
-    def __init__(self):
-        self.t = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.t
-
-    def sleep(self, s):
-        self.sleeps.append(s)
-        self.t += s
 
 
 # -- camera --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from utils.pipeline import FramePipeline
 from test_skill_support import (
     ERROR_CODE,
     ROOT,
+    Clock,
     FakeModel,
     make_skill_dir,
     scene,
@@ -432,19 +433,6 @@ def test_a_400_digit_json_integer_is_a_bad_value_not_an_overflow(name, logged, t
     cfg = config.load_config(hilens.get_skill_config(), None)
     assert getattr(cfg, name) == config.KEY_BY_NAME[name].default
     assert len(errors(logged)) == 1 and name in errors(logged)[0]
-
-
-class Clock(object):
-    def __init__(self):
-        self.t = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.t
-
-    def sleep(self, s):
-        self.sleeps.append(s)
-        self.t += s
 
 
 def test_a_stream_that_says_reconnect_is_reopened_at_once():

@@ -29,6 +29,22 @@ def small_cfg(**changes):
     return config.load_config(None, None).replace(**base)
 
 
+class Clock(object):
+    """A clock to inject into the camera and the log (time()) with its sleep(): time moves only
+    when the code under test sleeps, so waits and backoffs are counted, not waited."""
+
+    def __init__(self):
+        self.t = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, s):
+        self.sleeps.append(s)
+        self.t += s
+
+
 class FakeModel(object):
     """hilens.Model look-alike: alpha = 1 where the model-size Y is bright.
 
