@@ -82,3 +82,21 @@ def test_convert_package_cli_writes_the_zip(tree, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "demo.zip").is_file()
     assert "wrote %s (7 files," % (tmp_path / "demo.zip") in proc.stdout
+
+
+def test_convert_package_says_which_person_model_is_missing(tree, tmp_path):
+    # the fixture has matting.om only: the default segmenter (auto) would run the selfie model
+    # alone on the device, so the packager says so, per missing file
+    proc = subprocess.run([sys.executable, "-m", "tools.package.package_skill", "--root",
+                           str(tree), "--out-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if "missing" in line]
+    assert len(warned) == 2
+    assert "person_detector.om missing" in warned[0] and "person_segmenter.om" in warned[1]
+    for name in ("person_detector.om", "person_segmenter.om"):
+        (tree / "model" / name).write_text("OM")
+    proc = subprocess.run([sys.executable, "-m", "tools.package.package_skill", "--root",
+                           str(tree), "--out-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and "missing" not in proc.stderr, proc.stderr

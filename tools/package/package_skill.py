@@ -58,6 +58,26 @@ def skill_files(root, allow_missing_om=False):
     return sorted(p.relative_to(root).as_posix() for p in files)
 
 
+# the models each segmenter needs (utils/config.py's defaults): selfie runs matting alone,
+# person and auto (the default) also the two person networks
+SEGMENTER_MODELS = ("model/matting.om", "model/person_detector.om", "model/person_segmenter.om")
+
+
+def missing_models(names):
+    """One line per model of the default configuration that the package lacks, saying what
+    the skill then does."""
+    lines = []
+    for om in SEGMENTER_MODELS:
+        if om not in names:
+            if om == "model/matting.om":
+                lines.append("%s missing: segmenter selfie and auto (the default) cannot "
+                             "start, only person" % om)
+            else:
+                lines.append("%s missing: segmenter person cannot start, auto (the default) "
+                             "runs the selfie model alone" % om)
+    return lines
+
+
 def build_zip(root, out_path, allow_missing_om=False):
     """Write the package; returns the list of archived names."""
     root = pathlib.Path(root)
@@ -91,6 +111,9 @@ def main(argv=None):
     if not any(n.endswith(".om") for n in names):
         print("package_skill: warning: no .om inside; the device cannot run this package",
               file=sys.stderr)
+    else:
+        for line in missing_models(names):
+            print("package_skill: warning: %s" % line, file=sys.stderr)
     print("\n".join(names))
     print("wrote %s (%d files, %d bytes)" % (out, len(names), out.stat().st_size))
     return 0
