@@ -13,10 +13,11 @@ Per frame (People.run):
    wavers while the crop is right, and dropping it hands the next frames to a detector
    that finds such people only now and then. Below `track_presence` the person is unsure:
    the detector looks again, a detection of that person scoring REANCHOR_SCORE gives it the
-   detection's ROI, and after MAX_UNSURE unsure frames in a row it is dropped. A kept person's mask is
-   pasted into the matte (maximum over
-   people) and its next ROI comes from the refined landmarks 33 and 34
-   (person_roi.landmarks_roi), as MediaPipe's pose tracking does.
+   detection's ROI, its own landmarks do not move the ROI (an occluded person's shrink it
+   onto the head), and after MAX_UNSURE unsure frames in a row it is dropped. A kept
+   person's mask is pasted into the matte (maximum over people) and its next ROI comes
+   from the refined landmarks 33 and 34 (person_roi.landmarks_roi), as MediaPipe's pose
+   tracking does.
 3. A track that drops (or is unsure) sends the detector to look again in the same frame,
    once, so a person the tracker lost is found again without a frame of empty matte.
 4. A detection is a followed person when its box (around the head) holds that person's
@@ -26,7 +27,8 @@ The detector runs only to find newcomers and lost tracks: on every frame while n
 followed (one view a frame, in turn), after a track dropped or a detector call failed, and
 every `detect_interval` frames while fewer than `max_people` are followed. A pass that finds
 someone new looks at the other views in the same frame too (people come in groups: a
-newcomer's neighbours do not wait for their view's turn).
+newcomer's neighbours do not wait for their view's turn), and so does the first pass after
+the start or a scene cut (a new scene's people are found on its first frame).
 
 Why the views: the detector finds a person by the head. In a 16:9 frame letterboxed to 224
 a person at 0.45 of the frame height has a face of a few pixels; a square of the frame's
