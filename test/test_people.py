@@ -66,13 +66,36 @@ def test_the_tracker_follows_and_the_detector_only_looks_for_newcomers():
 
 def test_nobody_keeps_the_detector_looking_on_every_view_in_turn():
     p, det, seg = stage()
+    calls = []
     for _ in range(5):
         r, canvas = run(p, [])
-        assert r.ok and r.people == 0 and r.calls == {"detector": 1, "segmenter": 0}
+        assert r.ok and r.people == 0 and r.calls["segmenter"] == 0
         assert canvas.max() == 0
-    # views in turn: the whole frame (letterboxed: black bands) and three squares
+        calls.append(r.calls["detector"])
+    # the first frame: every view; then one a frame, the turn going on after the first
+    assert calls == [4, 1, 1, 1, 1]
+    # views: the whole frame (letterboxed: black bands) and three squares
     bands = [(y[:10] == 16).all() for y in det.inputs]
-    assert bands == [True, False, False, False, True]
+    assert bands == [True, False, False, False] + [False, False, False, True]
+
+
+def test_the_first_frame_and_a_scene_cut_look_at_every_view():
+    # A person at the right edge and small: the square views see them, the whole frame's
+    # turn comes first; they are found on the first frame, and again just after a reset.
+    far = (600, 250, 606, 270)
+    p, det, seg = stage()
+    r, _ = run(p, [far])
+    assert r.people == 1 and r.calls["detector"] == 4
+    run(p, [far])
+    p.reset()
+    r, _ = run(p, [far])
+    assert r.people == 1 and r.calls["detector"] == 4
+    # a first pass whose call fails does not count: the next frame's is the first
+    p2, _, _ = stage(detector=FakeDetector(script=[ERROR]))
+    r, _ = run(p2, [])
+    assert r.calls["detector"] == 1 and p2.tracks.fresh
+    r, _ = run(p2, [])
+    assert r.calls["detector"] == 4 and not p2.tracks.fresh
 
 
 def test_a_person_who_leaves_is_dropped_and_looked_for_again_at_once():
@@ -145,6 +168,22 @@ def test_an_unsure_track_takes_the_roi_of_a_sure_detection():
     for _ in range(4):
         run(p, [PERSON])
     assert t.roi != drifted and t.roi.x_center == pytest.approx(310 / W, abs=0.01)
+
+
+def test_an_unsure_person_does_not_move_the_roi():
+    # Behind an obstacle only the head shows and the segmenter is unsure (0.3): its
+    # landmarks would shrink the ROI onto the head; it stays until a sure frame.
+    seg = FakeSegmenter(presence=[1.0, 0.3, 1.0])
+    det = FakeDetector(script=[None] * 4 + [ERROR])  # no re-anchoring detection either
+    p, _, _ = stage(detector=det, segmenter=seg, detect_interval=100)
+    run(p, [PERSON])
+    t = p.tracks.people[0]
+    roi, nose = t.roi, t.nose
+    head = (PERSON[0], PERSON[1], PERSON[2], PERSON[1] + 30)
+    r, canvas = run(p, [head])
+    assert r.people == 1 and t.unsure == 1 and t.roi == roi and t.nose == nose
+    r, canvas = run(p, [PERSON])  # sure again: the landmarks lead
+    assert t.unsure == 0 and box_iou_canvas(canvas, PERSON) > 0.8
 
 
 def test_a_failing_detector_is_retried_and_says_so(logged):
