@@ -65,6 +65,23 @@ def test_pairs_of_each_split(data_env):
         pp.pairs_of("hsd", "test")
 
 
+def test_several_people_scenes_take_one_person_photos_only(data_env, monkeypatch):
+    from tools.evaluate import scenes
+    every = [p[0] for p in pp.pairs_of("hsd", "all")]
+    groups = frozenset(every[:5])  # pretend half the photos are of groups
+    monkeypatch.setitem(pp.GROUP_PHOTOS, "hsd", groups)
+    kept = pp.pairs_of("hsd", "all", one_person=True)
+    assert [p[0] for p in kept] == every[5:]
+    # the split is made before the groups leave: a photo keeps its side
+    assert pp.pairs_of("hsd", "val", one_person=True) == \
+        [p for p in pp.pairs_of("hsd", "val") if p[0] not in groups]
+    members = set()
+    for scene in scenes.build("multi", split="all", quick=False, size=SIZE):
+        members.update(scene.name.split("+"))
+    hsd_members = {m.split("/", 1)[1] for m in members if m.startswith("hsd/")}
+    assert hsd_members and not hsd_members & groups
+
+
 # -- configurations -------------------------------------------------------------------------
 
 def test_unknown_keys_and_bad_values_are_errors_naming_them():

@@ -16,7 +16,8 @@ Scene kinds (sizes are the defaults of `build`; `--quick` takes a few of each):
   the bottom edge where the photo cuts them) and ccp full bodies at 0.45, on empty-room plates.
 - closeup: one hsd photo per scene, one frame, as it is (cropped to even sides).
 - multi: two or three people (ccp bodies at 0.45-0.6 or hsd busts at 0.5-0.7 of the height),
-  side by side on a plate, standing for 10 frames.
+  side by side on a plate, standing for 10 frames; each from a photo of one person (hsd's
+  group photos and its mannequin are left out: people.GROUP_PHOTOS, NOT_PEOPLE).
 - still: a noisy still portrait: an hsd photo cropped to 16:9 around the person, with slow
   camera drift (zoom 1.01-1.06 and a translation inside it), exposure flicker and sensor noise.
 - walk: an empty plate, a person walks in from one side, walks to a spot, stands, walks out
@@ -428,8 +429,9 @@ def build(suite, split="val", seed=0, quick=False, size=FRAME_SIZE, plates=None)
     plates = plates if plates is not None else load_plates()
     n = COUNTS[suite][q]
     if suite == "multi":
-        hsd = pp.load_people(pp.pairs_of("hsd", split), n * 3, rng, "hsd/")
-        ccp = pp.load_people(pp.pairs_of("ccp", split), n * 3, rng, "ccp/")
+        # members are one person each (people.GROUP_PHOTOS): the suite counts people
+        hsd = pp.load_people(pp.pairs_of("hsd", split, one_person=True), n * 3, rng, "hsd/")
+        ccp = pp.load_people(pp.pairs_of("ccp", split, one_person=True), n * 3, rng, "ccp/")
         out = []
         for i in range(n):
             pool = ccp if i % 2 == 0 else hsd
