@@ -57,7 +57,8 @@ def test_motion_passes_at_once():
     out = st.new_matte(new.copy())
     moved_part = np.abs(out[5:-5, 66:-5] - 0.4)  # where it moved: the new matte (but where
     assert (moved_part < 1e-6).mean() > 0.95  # the two pictures happen to agree)
-    assert np.abs(out[5:-5, 5:55] - 0.4).min() > 0.03  # where it did not: blended
+    still_part = np.abs(out[5:-5, 5:55] - 0.4)  # where it did not: blended (0.044 in full)
+    assert np.median(still_part) > 0.04 and still_part.min() > 0.01
 
 
 def test_confident_pixels_pass_whatever_the_history_held():

@@ -251,11 +251,11 @@ KEYS = [
         "matte history: weight of the previous matte where the picture did not change and "
         "the network is unsure (0 off; `feedback` is the network's own input, not this)",
         lo=0.0, hi=0.95),
-    Key("history_motion", "float", 10.0,
+    Key("history_motion", "float", 6.0,
         "picture change, in units of the camera's noise (measured from the frames), at "
         "which a pixel is moving and its new matte passes at once (the weight falls from "
         "half of it)", lo=0.5, hi=15.0),
-    Key("history_bridge", "int", 2,
+    Key("history_bridge", "int", 3,
         "frames a collapse of the person area on a still picture (a network glitch) is "
         "bridged with the history before it is believed (0: never)", lo=0, hi=10),
     Key("upsample", "choice", "guided_half",

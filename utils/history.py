@@ -20,9 +20,9 @@ so it steadies what the network wavers on without holding back what moved:
   flip on an unchanged picture, steadied the noisy stills more and lagged behind people
   walking (model/MODEL.md, "Matte history").
 - collapse(): a frame whose person area (alpha >= 0.5) falls below half of the history's,
-  where most of the lost area shows the same picture as before, is a network glitch (the
-  person did not go: the picture would have changed where they were). The caller bridges it
-  with the history for a few frames, then believes it.
+  where less than LOST_MOVING of the lost area shows a changed picture, is a network glitch
+  (the person did not go: the picture would have changed where they were). The caller
+  bridges it with the history for a few frames, then believes it.
 Maps are uint8 (look-up tables through cv2.LUT), the blend float32: a dozen OpenCV calls on
 the matte (tools/bench/bench.py times them at the matte sizes).
 """
@@ -39,7 +39,7 @@ SCALE = 4  # the change map is in 1/SCALE grey levels (up to 255 / SCALE: surely
 NOISE_FLOOR = 0.75  # grey levels per pixel: a clean camera's change below ~this is no motion
 COLLAPSE = 0.5  # the person area falls below this fraction of the history's
 MIN_AREA = 0.005  # ... from at least this fraction of the matte (as the dropout detector)
-LOST_MOVING = 0.5  # a collapse is a glitch while less than this of the lost area moved
+LOST_MOVING = 0.8  # a collapse is a glitch while less than this of the lost area moved
 
 
 def _entropy_lut() -> np.ndarray:

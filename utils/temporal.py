@@ -90,8 +90,8 @@ class TemporalState(object):
     it), `history_bridge` the frames a collapse with a still picture is bridged (0: never)."""
 
     def __init__(self, width: int, height: int, decay: float = 0.9, floor: float = 0.2,
-                 scene_cut: float = 30.0, history: float = 0.95, history_motion: float = 10.0,
-                 history_bridge: int = 2):
+                 scene_cut: float = 30.0, history: float = 0.95, history_motion: float = 6.0,
+                 history_bridge: int = 3):
         if not 0.0 <= floor < 1.0:
             raise ValueError("prior floor must be in [0, 1), got %r" % (floor,))
         self.width = int(width)
