@@ -6,11 +6,11 @@ TemporalState holds
   - at matte size (the picture of the whole frame the matte is made at: the model size
     with the selfie model alone, larger with the person segmenter, see set_matte_size; in
     frame coordinates, only scaled, whoever made the matte and however many people it
-    holds): the matte history, the last matte shown and the Y plane it was made from, which
-    the next matte is blended with per pixel (utils.history: the weight falls where the
-    picture changed, measured against the camera's noise, and where the network is
-    confident), the noise level, the frames bridged, and the last Y plane for the scene-cut
-    test.
+    holds): the matte history, the last matte shown, which the next matte is blended with
+    per pixel (utils.history: the weight falls where the picture changed, measured against
+    the camera's noise, and where the network is confident), the Y planes of the last
+    LOOK_BACK frames it was made from, the noise level, the frames bridged, and the last Y
+    plane for the scene-cut test.
 FramePipeline is its only caller, with one method per event of a frame:
   set_matte_size(w, h)        a new frame size: the matte's size (forgets the history)
   begin_frame(size, small_y)  a new frame: resets on a size change or a scene cut
@@ -28,9 +28,10 @@ The history and the prior are separate: `feedback` switches only the network's
 previous-alpha input, `history` (0 off) only the blend of the mattes; the prior is made
 from the network's raw alpha, never from the blended matte.
 Glitch rule: a frame whose person area collapses (history.collapse) while the picture where
-the person was hardly changed shows the history instead (the maximum of both), for at most
-`history_bridge` frames in a row; then the new matte is believed. A person who really goes
-changes the picture where they were, and passes at once.
+the person was hardly changed, since the last frame and since LOOK_BACK frames ago, shows
+the history instead (the maximum of both), for at most `history_bridge` frames in a row;
+then the new matte is believed as it is. A person who really goes changes the picture where
+they were, and passes at once (also past a network that loses them a frame or two late).
 No-ghost rule: the prior is never the raw last alpha but
     prior = clamp((decay * alpha - floor) / (1 - floor), 0, 1)
 so a region the image no longer supports loses confidence on every frame and is cut to 0
