@@ -95,9 +95,9 @@ def test_unknown_keys_and_bad_values_are_errors_naming_them():
         se.configurations(["threshold_low=0.9", "threshold_high=0.1"], [])
     with pytest.raises(ValueError, match="used twice"):
         se.configurations([], ["a:feedback=true", "a:feedback=false"])
-    (l1, c1), (l2, c2) = se.configurations(["smoothing=0"], ["feedback=false", "on:feedback=1"])
-    assert (l1, c1.feedback, c1.smoothing) == ("feedback=false", False, 0.0)
-    assert (l2, c2.feedback, c2.smoothing) == ("on", True, 0.0)
+    (l1, c1), (l2, c2) = se.configurations(["history=0"], ["feedback=false", "on:feedback=1"])
+    assert (l1, c1.feedback, c1.history) == ("feedback=false", False, 0.0)
+    assert (l2, c2.feedback, c2.history) == ("on", True, 0.0)
     assert se.configurations([], [])[0][0] == "skill"
 
 

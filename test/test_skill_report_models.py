@@ -22,7 +22,7 @@ def test_models_line_gives_calls_and_ms_per_frame_people_and_faults():
 
 
 def test_the_matte_size_is_the_states_and_a_skipped_selfie_frame_drops_the_prior():
-    st = TemporalState(128, 72, smoothing=0.5)
+    st = TemporalState(128, 72, history=0.5)
     st.set_matte_size(384, 216)
     y = np.zeros((216, 384), np.uint8)
     assert st.begin_frame((640, 360), y) is None

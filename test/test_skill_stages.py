@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from utils import postprocess, temporal
+from utils import postprocess
 from utils.inference import MattingModel, Model
 from utils.temporal import TemporalState, prior_transform
 from utils.upsample import Upsampler
@@ -36,15 +36,6 @@ def test_soft_threshold_ramp():
     assert np.allclose(out, [[0, 0, 0.5, 1, 1, 0.25]], atol=1e-6)
 
 
-def test_smoothing_damps_flicker_but_not_motion():
-    prev = np.full((4, 4), 0.5, np.float32)
-    new = prev.copy()
-    new[0, 0] = 0.6   # flicker
-    new[1, 1] = 1.0   # motion
-    out = temporal.smooth(new.copy(), prev, 0.5, 0.25, np.empty_like(prev))
-    assert out[0, 0] == pytest.approx(0.55) and out[1, 1] == 1.0
-
-
 def test_postprocessor_steps_are_optional_and_keep_no_state():
     a = blob_alpha()
     off = postprocess.PostProcessor(small_cfg(cleanup=False, threshold=False))
@@ -55,20 +46,6 @@ def test_postprocessor_steps_are_optional_and_keep_no_state():
     on.run(np.zeros_like(a))
     assert np.array_equal(on.run(a), out)  # the same alpha gives the same matte, always
     assert np.array_equal(a, blob_alpha())  # the input is not modified
-
-
-def test_matte_history_smooths_against_the_last_matte_and_resets_with_the_prior():
-    st = TemporalState(4, 4, smoothing=0.5, smoothing_motion=0.25)
-    first = np.full((4, 4), 0.5, np.float32)
-    assert np.array_equal(st.new_matte(first.copy()), first)  # no history yet
-    flicker = np.full((4, 4), 0.6, np.float32)
-    assert np.allclose(st.new_matte(flicker.copy()), 0.55)  # half way from the history
-    assert np.allclose(st.history, 0.55) and st.has_history
-    assert st.reset("scene cut") == "scene cut" and not st.has_history
-    assert np.array_equal(st.new_matte(flicker.copy()), flicker)  # forgotten
-    off = TemporalState(4, 4, smoothing=0.0)
-    off.new_matte(first.copy())
-    assert np.array_equal(off.new_matte(flicker.copy()), flicker) and not off.has_history
 
 
 # -- upsampling ----------------------------------------------------------------------

@@ -247,10 +247,17 @@ KEYS = [
     Key("threshold", "bool", True, "soft confidence threshold between threshold_low/high"),
     Key("threshold_low", "float", 0.2, "alpha at or below this becomes 0", lo=0.0, hi=1.0),
     Key("threshold_high", "float", 0.8, "alpha at or above this becomes 1", lo=0.0, hi=1.0),
-    Key("smoothing", "float", 0.5,
-        "weight of the previous alpha for small changes (flicker); 0 off", lo=0.0, hi=0.95),
-    Key("smoothing_motion", "float", 0.25,
-        "alpha changes larger than this are motion and pass unsmoothed", lo=0.0, hi=1.0),
+    Key("history", "float", 0.95,
+        "matte history: weight of the previous matte where the picture did not change and "
+        "the network is unsure (0 off; `feedback` is the network's own input, not this)",
+        lo=0.0, hi=0.95),
+    Key("history_motion", "float", 6.0,
+        "picture change, in units of the camera's noise (measured from the frames), at "
+        "which a pixel is moving and its new matte passes at once (the weight falls from "
+        "half of it)", lo=0.5, hi=15.0),
+    Key("history_bridge", "int", 3,
+        "frames a collapse of the person area on a still picture (a network glitch) is "
+        "bridged with the history before it is believed (0: never)", lo=0, hi=10),
     Key("upsample", "choice", "guided_half",
         "alpha to frame size: guided (edge-aware, driven by Y), guided_half (the same at "
         "half size, then scaled: cheaper) or bilinear",

@@ -9,7 +9,7 @@ Stages (each timed; FrameResult.stage_ms has them in this order):
   infer       the selfie model when it runs (fusion.use_selfie): model-size NV21 (hardware
               resize) and the prior -> alpha, output checks
   postprocess the selfie alpha's clean-up / threshold at model size, the fusion with the
-              people's matte at matte size, the matte history (smoothing)
+              people's matte at matte size, the matte history (utils.history)
   upsample    matte -> frame size (guided by Y)
   composite   background, NV21 blend, output layout (side by side, fixed display size)
 Which segmenters run is decided by the models the pipeline is given (open_pipeline gives
@@ -89,8 +89,7 @@ class FramePipeline(object):
         self.fusion = fusion.Fusion(cfg.closeup) \
             if model is not None and people is not None else None
         self.resizer = resizer
-        self.state = TemporalState(self.mw, self.mh, cfg.prior_decay, cfg.prior_floor,
-                                   cfg.scene_cut, cfg.smoothing, cfg.smoothing_motion)
+        self.state = TemporalState.from_config(cfg, self.mw, self.mh)
         self.post = PostProcessor(cfg)
         if people is None:
             self.upsampler = Upsampler(cfg.upsample, cfg.guided_radius, cfg.guided_eps)

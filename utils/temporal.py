@@ -4,10 +4,13 @@ TemporalState holds
   - at model size: the prior fed back to the selfie network, its last raw alpha through
     prior_transform();
   - at matte size (the picture of the whole frame the matte is made at: the model size
-    with the selfie model alone, larger with the person segmenter, see set_matte_size):
-    the matte history, the last post-processed matte, which the next matte is smoothed
-    against (a later, per-pixel history lives here too: it is in frame coordinates, only
-    scaled), and the last Y plane at that size, for the scene-cut test.
+    with the selfie model alone, larger with the person segmenter, see set_matte_size; in
+    frame coordinates, only scaled, whoever made the matte and however many people it
+    holds): the matte history, the last matte shown, which the next matte is blended with
+    per pixel (utils.history: the weight falls where the picture changed, measured against
+    the camera's noise, and where the network is confident), the Y planes of the last
+    LOOK_BACK frames it was made from, the noise level, the frames bridged, and the last Y
+    plane for the scene-cut test.
 FramePipeline is its only caller, with one method per event of a frame:
   set_matte_size(w, h)        a new frame size: the matte's size (forgets the history)
   begin_frame(size, small_y)  a new frame: resets on a size change or a scene cut
@@ -15,12 +18,20 @@ FramePipeline is its only caller, with one method per event of a frame:
   inference_failed()          the untouched frame is shown: reset
   new_alpha(alpha)            the model's raw alpha becomes the next prior
   no_alpha()                  the selfie model did not run this frame: its prior is stale
-  new_matte(matte)            the post-processed matte: smoothed against the history, kept
+  new_matte(matte)            the matte of this frame: blended with the history, kept
 Each reset forgets the prior and the matte history together, and returns its reason:
   - the frame size changed (the old alpha no longer lines up with the picture),
   - inference failed (error code, exception, NaN/inf output),
   - a scene cut: the mean absolute difference of the matte-size Y plane between two
     frames is above `scene_cut` (0-255 levels; a few microseconds at 256x144).
+The history and the prior are separate: `feedback` switches only the network's
+previous-alpha input, `history` (0 off) only the blend of the mattes; the prior is made
+from the network's raw alpha, never from the blended matte.
+Glitch rule: a frame whose person area collapses (history.collapse) while the picture where
+the person was hardly changed, since the last frame and since LOOK_BACK frames ago, shows
+the history instead (the maximum of both), for at most `history_bridge` frames in a row;
+then the new matte is believed as it is. A person who really goes changes the picture where
+they were, and passes at once (also past a network that loses them a frame or two late).
 No-ghost rule: the prior is never the raw last alpha but
     prior = clamp((decay * alpha - floor) / (1 - floor), 0, 1)
 so a region the image no longer supports loses confidence on every frame and is cut to 0
@@ -32,6 +43,15 @@ from typing import Optional, Tuple
 
 import cv2
 import numpy as np
+
+from utils import history as history_rules
+
+LOOK_BACK = 3  # a collapse is a glitch only where the picture is as it was this many frames ago
+NOISE_EVERY = 2  # frames between two measures of the noise
+NOISE_RATE = 0.2  # how fast the noise estimate follows each measure
+# the first measure, at most this (grey levels): a first frame full of motion would read as
+# a noisy camera, and an estimate too high makes trails where one too low only smooths less
+NOISE_START = 3.0
 
 
 def prior_transform(alpha: np.ndarray, decay: float, floor: float,
@@ -63,21 +83,16 @@ def prior_transform(alpha: np.ndarray, decay: float, floor: float,
     return out
 
 
-def smooth(matte: np.ndarray, prev: np.ndarray, weight: float, motion: float,
-           scratch: np.ndarray) -> np.ndarray:
-    """In place: where |matte - prev| < motion, matte -= weight * (matte - prev). Changes
-    smaller than `motion` (flicker) move only part of the way from the previous matte;
-    larger ones (real motion) pass at once, so there is no trailing."""
-    d = cv2.subtract(matte, prev, dst=scratch)
-    still = np.abs(d) < motion
-    d *= still
-    matte -= weight * d
-    return matte
-
-
 class TemporalState(object):
+    """What lasts from frame to frame (see the module docstring). `history` is the weight of
+    the previous matte where the picture did not change and the network is unsure (0: no
+    matte history), `history_motion` the change of the picture, in noise levels, at which a
+    pixel counts as moving (its new matte passes at once; the weight falls from half of
+    it), `history_bridge` the frames a collapse with a still picture is bridged (0: never)."""
+
     def __init__(self, width: int, height: int, decay: float = 0.9, floor: float = 0.2,
-                 scene_cut: float = 30.0, smoothing: float = 0.5, smoothing_motion: float = 0.25):
+                 scene_cut: float = 30.0, history: float = 0.95, history_motion: float = 6.0,
+                 history_bridge: int = 3):
         if not 0.0 <= floor < 1.0:
             raise ValueError("prior floor must be in [0, 1), got %r" % (floor,))
         self.width = int(width)
@@ -85,28 +100,60 @@ class TemporalState(object):
         self.decay = float(decay)
         self.floor = float(floor)
         self.scene_cut = float(scene_cut)
-        self.smoothing = float(smoothing)
-        self.smoothing_motion = float(smoothing_motion)
+        self.weight = float(history)
+        self.motion = float(history_motion)
+        self.bridge = int(history_bridge)
+        if self.motion <= 0:
+            raise ValueError("history_motion must be > 0, got %r" % (history_motion,))
+        self._still_lut = np.empty(256, np.uint8)
         self.prior = np.zeros((self.height, self.width), np.float32)
         self.has_prior = False
         self.frame_size: Optional[Tuple[int, int]] = None
         self.set_matte_size(self.width, self.height)
 
+    @classmethod
+    def from_config(cls, cfg, width: int, height: int) -> "TemporalState":
+        """The state a config asks for (its prior_*, scene_cut and history* keys)."""
+        return cls(width, height, cfg.prior_decay, cfg.prior_floor, cfg.scene_cut,
+                   cfg.history, cfg.history_motion, cfg.history_bridge)
+
     def set_matte_size(self, width: int, height: int) -> None:
         """The size the matte is made at from now on (the history and the scene-cut Y
         plane start again)."""
         shape = (int(height), int(width))
-        self.history = np.zeros(shape, np.float32)  # the last matte (when smoothing is on)
-        self.prev_y = np.zeros(shape, np.uint8)
+        self.history = np.zeros(shape, np.float32)  # the last matte shown
+        # the Y planes of the last LOOK_BACK frames, newest first: [0] the history's
+        self._ys = [np.zeros(shape, np.uint8) for _ in range(LOOK_BACK)]
+        self._y_count = 0
+        self.history_area = 0  # its person area (pixels of alpha >= 0.5)
+        self.prev_y = np.zeros(shape, np.uint8)  # the last frame's Y plane (scene cuts)
+        self._change = np.empty(shape, np.uint8)
+        self._older = np.empty(shape, np.uint8)
+        self._still = np.empty(shape, np.uint8)
+        self._unsure = np.empty(shape, np.uint8)
+        self._mask = np.empty(shape, np.uint8)
+        self._scratch8 = np.empty(shape, np.uint8)
         self._scratch = np.empty(shape, np.float32)
-        self.has_history = False
         self.has_prev_y = False
+        self._forget_history()
+
+    @property
+    def history_y(self) -> np.ndarray:
+        """The Y plane the history was made from."""
+        return self._ys[0]
+
+    def _forget_history(self) -> None:
+        self.has_history = False
+        self._y_count = 0
+        self._frames = 0  # frames blended since the history started
+        self.noise = None  # the camera's noise (grey levels), measured again from here
+        self.bridged = 0  # frames bridged in a row
 
     def reset(self, reason: str) -> str:
         """Forget the prior and the matte history; returns `reason`."""
         self.prior.fill(0.0)
         self.has_prior = False
-        self.has_history = False
+        self._forget_history()
         return reason
 
     def begin_frame(self, frame_size: Tuple[int, int], small_y: np.ndarray) -> Optional[str]:
@@ -147,12 +194,56 @@ class TemporalState(object):
             self.has_prior = False
 
     def new_matte(self, matte: np.ndarray) -> np.ndarray:
-        """The post-processed matte of this frame, in place: smoothed against the history
-        (when `smoothing` > 0), then kept as the history. Returns `matte`."""
-        if self.smoothing <= 0:
+        """The matte of this frame (float32 at the matte size, in place): blended with the
+        history (utils.history) or, on a collapse with a still picture, bridged with it;
+        then kept as the history. Returns `matte`."""
+        if self.weight <= 0 and self.bridge <= 0:
             return matte
+        y = self.prev_y  # this frame's (begin_frame keeps it)
+        area = cv2.countNonZero(history_rules.person_mask(matte, self._mask))
         if self.has_history:
-            smooth(matte, self.history, self.smoothing, self.smoothing_motion, self._scratch)
+            change = history_rules.picture_change(y, self._ys[0], self._scratch8, self._change,
+                                                  self._still if self._frames else None)
+            if self._frames % NOISE_EVERY == 0:
+                # a camera's noise changes slowly (measured every NOISE_EVERY frames); a
+                # frame full of motion (or a repeated frame) moves the estimate little
+                level = history_rules.noise_level(change)
+                if self.noise is None:
+                    self.noise = min(level, NOISE_START)
+                else:  # one measure moves it by at most NOISE_RATE of itself upwards
+                    cap = 2.0 * max(self.noise, history_rules.NOISE_FLOOR)
+                    self.noise += NOISE_RATE * (min(level, cap) - self.noise)
+                history_rules.still_lut(self.motion, self.noise, self._still_lut)
+            self._frames += 1
+            lut = self._still_lut
+            still8 = history_rules.still(change, lut, self._still)
+            glitch = history_rules.collapse(self._mask, area, self.history, self.history_area,
+                                            still8, self._scratch8)[0]
+            if glitch and self._y_count == LOOK_BACK:
+                # a network that lags behind the picture (its prior) loses a person who left
+                # a frame or two after the picture did: the lost area must also look as it
+                # did LOOK_BACK frames ago
+                old = history_rules.picture_change(y, self._ys[-1], self._scratch8,
+                                                   self._older)
+                history_rules.still(old, lut, old)
+                glitch = history_rules.collapse(self._mask, area, self.history,
+                                                self.history_area, old, self._scratch8)[0]
+            if glitch and self.bridged < self.bridge:
+                np.maximum(matte, self.history, out=matte)
+                area = self.history_area
+                self.bridged += 1
+            else:
+                self.bridged = 0
+                # a collapse not bridged (history_bridge 0, or its frames spent) is believed
+                # as it is: a blend would hold the person for several frames more
+                if self.weight > 0 and not glitch:
+                    unsure8 = history_rules.unsure(matte, self._unsure)
+                    w8 = history_rules.weight_map(still8, unsure8, self.weight, self._unsure)
+                    history_rules.blend(matte, self.history, w8, self._scratch)
         np.copyto(self.history, matte)
+        self._ys.insert(0, self._ys.pop())  # the oldest buffer becomes the newest
+        np.copyto(self._ys[0], y)
+        self._y_count = min(self._y_count + 1, LOOK_BACK)
+        self.history_area = area  # of the new matte before the blend: near enough
         self.has_history = True
         return matte

@@ -72,6 +72,8 @@ DEFAULT_VIDEOS = [os.path.join(VIDEO_DIR, name) for name in (
 DEFAULT_START = 70
 DEFAULT_SIZES = "640x480,1280x720,1920x1080"
 MAX_DIFF = 2  # levels allowed between the skill's output and the float reference
+HISTORY_SIZES = ((384, 216), (256, 144))  # the matte sizes: person stage (216 rows), selfie
+MAX_HISTORY_MS = 0.5  # target: the matte history per frame at the matte size, median
 
 
 # -- frames --------------------------------------------------------------------------------
@@ -444,6 +446,46 @@ def plot(results, path):
     plt.close(fig)
 
 
+def bench_history(cfg, videos, frames, sizes=HISTORY_SIZES, start=0, chunk=25, warmup=5):
+    """The matte history alone (TemporalState.new_matte with the config's history keys) at
+    each matte size, on the Y of real frames and a matte that wavers at a person's edge
+    (a blurred, thresholded Y blob shifted by up to a pixel a frame, so every branch works
+    on real numbers). Returns {"WxH": {"median", "p95", "mean"} ms}."""
+    from utils.temporal import TemporalState
+    out = {}
+    for w, h in sizes:
+        source = FrameSource(videos, w, h, start, chunk)
+        st = TemporalState.from_config(cfg, w, h)
+        rng = np.random.RandomState(0)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        times = []
+        try:
+            for i in range(warmup + frames):
+                y = np.ascontiguousarray(source.read()[:h])
+                cx = w * (0.5 + 0.02 * np.sin(i / 7.0)) + rng.uniform(-1, 1)
+                d = ((xx - cx) / (0.18 * w)) ** 2 + ((yy - 0.65 * h) / (0.45 * h)) ** 2
+                matte = np.clip((1.2 - d) * 2.5, 0.0, 1.0).astype(np.float32)
+                st.begin_frame((w, h), y)
+                t0 = time.perf_counter()
+                st.new_matte(matte)
+                if i >= warmup:
+                    times.append((time.perf_counter() - t0) * 1000.0)
+        finally:
+            source.close()
+        out["%dx%d" % (w, h)] = summarise(times)
+    return out
+
+
+def history_lines(cfg, history):
+    lines = ["matte history (history %.2f, history_motion %.1f, history_bridge %d) per frame:"
+             % (cfg.history, cfg.history_motion, cfg.history_bridge)]
+    for size, t in history.items():
+        lines.append("  %s: %.3f ms median, %.3f ms p95 (<= %.1f ms: %s)"
+                     % (size, t["median"], t["p95"], MAX_HISTORY_MS,
+                        "yes" if t["median"] <= MAX_HISTORY_MS else "NO"))
+    return lines
+
+
 # -- entry points ---------------------------------------------------------------------------
 
 def run(sizes, videos, frames=150, warmup=20, check_every=10, skill_args=(), ort_threads=None,
@@ -480,6 +522,9 @@ def run(sizes, videos, frames=150, warmup=20, check_every=10, skill_args=(), ort
         echo("\n" + summary_table(results))
         for line in target_lines(results):
             echo(line)
+        history = bench_history(cfg, videos, frames, start=start, chunk=chunk)
+        for line in history_lines(cfg, history):
+            echo(line)
         load_end = os.getloadavg()[0]
         echo("load average %.1f at the end" % load_end)
     finally:
@@ -495,6 +540,7 @@ def run(sizes, videos, frames=150, warmup=20, check_every=10, skill_args=(), ort
                      "config": cfg.as_dict(), "videos": list(videos), "start": start,
                      "chunk": chunk, "check_every": check_every},
         "results": results,
+        "history_ms": history,
         "output_check_ok": ok,
         "max_diff_allowed": MAX_DIFF,
     }

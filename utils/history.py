@@ -1,0 +1,148 @@
+"""The matte history's pixel rules: pure functions on matte-size arrays (no state).
+
+The previous matte is blended into the new one per pixel,
+    matte += w * (previous - matte),    w = weight * still * unsure,
+so it steadies what the network wavers on without holding back what moved:
+- still(): 1 where the picture did not change, falling to 0 where it did. The change is
+  picture_change(): |Y - g * Y_prev| at matte size, g the frame's exposure change (the ratio
+  of mean Y where the picture was still, so an exposure flicker is not taken for motion),
+  averaged over a 3x3 box (one
+  noisy pixel is not motion, an edge that moved by a pixel is). It is measured in units of
+  the camera's noise, estimated from the frames themselves (noise_level(): the median of the
+  same means, which holds while less than half of the picture moves; the caller follows it
+  slowly), so a noisy camera is not taken for motion and a clean one still sees a small
+  change. still is 1 up to half of `motion` noise levels and 0 from `motion` up.
+- unsure(): 1 at alpha 0.5, 0 at alpha 0 and 1: the binary entropy of the new alpha (as
+  MediaPipe's segmentation smoothing weighs its blend). Where the network is confident its
+  new value passes at once, whatever the history held: a person's leading edge on a
+  background of the same brightness (a change the picture hardly shows) is not held back.
+  The entropy of the mean of the new and the previous alpha, which also holds a confident
+  flip on an unchanged picture, steadied the noisy stills more and lagged behind people
+  walking (model/MODEL.md, "Matte history").
+- collapse(): a frame whose person area (alpha >= 0.5) falls below half of the history's,
+  where less than LOST_MOVING of the lost area shows a changed picture, is a network glitch
+  (the person did not go: the picture would have changed where they were). The caller
+  bridges it with the history for a few frames, then believes it.
+Maps are uint8 (look-up tables through cv2.LUT), the blend float32: a dozen OpenCV calls on
+the matte (tools/bench/bench.py times them at the matte sizes).
+"""
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+MAX_GAIN = 0.15  # the exposure change between two frames, at most
+BOX = 3  # the picture change is summed over BOX x BOX pixels
+NOISE_PERCENTILE = 50  # of the box sums (a sample of them): the typical change of a still pixel
+NOISE_STEP = 3  # the sample: every NOISE_STEP-th row and column
+SCALE = 4  # the change map is in 1/SCALE grey levels (up to 255 / SCALE: surely motion)
+NOISE_FLOOR = 0.75  # grey levels per pixel: a clean camera's change below ~this is no motion
+COLLAPSE = 0.5  # the person area falls below this fraction of the history's
+MIN_AREA = 0.005  # ... from at least this fraction of the matte (as the dropout detector)
+LOST_MOVING = 0.8  # a collapse is a glitch while less than this of the lost area moved
+
+
+def _entropy_lut() -> np.ndarray:
+    a = np.clip(np.arange(256) / 255.0, 1e-6, 1 - 1e-6)
+    h = -(a * np.log2(a) + (1 - a) * np.log2(1 - a))
+    h[0] = h[255] = 0.0
+    return np.round(255 * h / h.max()).astype(np.uint8)
+
+
+UNSURE_LUT = _entropy_lut()
+
+
+def still_lut(motion: float, noise: float, out: np.ndarray = None) -> np.ndarray:
+    """still() * 255 as a 256-entry uint8 table over a picture_change() value (the mean
+    change of a pixel's box, grey levels): 255 up to motion / 2 noise levels, falling
+    linearly to 0 at `motion` (> 0) noise levels (`noise` at least NOISE_FLOOR)."""
+    unit = max(float(noise), NOISE_FLOOR) * SCALE
+    lo, hi = 0.5 * motion * unit, float(motion) * unit
+    s = np.clip((hi - np.arange(256, dtype=np.float32)) / (hi - lo), 0.0, 1.0)
+    if out is None:
+        out = np.empty(256, np.uint8)
+    np.multiply(s, 255.0, out=s)
+    np.rint(s, out=s)
+    out[:] = s
+    out[255] = 0  # a change of 255 / SCALE levels or more (the map saturates) always moved
+    return out
+
+
+def picture_change(y: np.ndarray, y_prev: np.ndarray, scratch: np.ndarray, out: np.ndarray,
+                   still_prev: Optional[np.ndarray] = None) -> np.ndarray:
+    """out (uint8, the matte size): the mean over a BOX x BOX window of |y - g * y_prev| in
+    1/SCALE grey levels. g is the exposure change: the ratio of the mean Y where the picture
+    was still the last time (`still_prev`, a still() map, when at least a tenth of it is
+    non-zero; a person coming or going moves the whole picture's mean too), else of the
+    whole picture, within 1 +- MAX_GAIN. y, y_prev, scratch: uint8."""
+    mask = still_prev if still_prev is not None and \
+        cv2.countNonZero(still_prev) >= 0.1 * still_prev.size else None
+    m_prev = cv2.mean(y_prev, mask=mask)[0]
+    g = cv2.mean(y, mask=mask)[0] / m_prev if m_prev >= 1.0 else 1.0
+    g = min(max(g, 1.0 - MAX_GAIN), 1.0 + MAX_GAIN)
+    cv2.convertScaleAbs(y_prev, dst=scratch, alpha=g)
+    cv2.absdiff(y, scratch, dst=scratch)
+    cv2.convertScaleAbs(scratch, dst=scratch, alpha=SCALE)
+    cv2.boxFilter(scratch, -1, (BOX, BOX), dst=out, borderType=cv2.BORDER_REPLICATE)
+    return out
+
+
+def noise_level(change: np.ndarray) -> float:
+    """The camera's noise in grey levels per pixel, from a picture_change() map: the
+    NOISE_PERCENTILE-th percentile of a sample of its box means."""
+    sample = change[::NOISE_STEP, ::NOISE_STEP].ravel()
+    counts = np.bincount(sample, minlength=256)
+    k = np.searchsorted(np.cumsum(counts), NOISE_PERCENTILE / 100.0 * sample.size)
+    return float(k) / SCALE
+
+
+def still(change: np.ndarray, lut: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out (uint8): still() * 255 of a picture_change() map through a still_lut()."""
+    return cv2.LUT(change, lut, dst=out)
+
+
+def unsure(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out (uint8): unsure() * 255 of a float32 matte in [0, 1]."""
+    cv2.convertScaleAbs(matte, dst=out, alpha=255.0)
+    return cv2.LUT(out, UNSURE_LUT, dst=out)
+
+
+def weight_map(still8: np.ndarray, unsure8: np.ndarray, weight: float,
+               out: np.ndarray) -> np.ndarray:
+    """out (uint8): 255 * weight * still * unsure, the share of the previous matte."""
+    return cv2.multiply(still8, unsure8, dst=out, scale=weight / 255.0)
+
+
+def blend(matte: np.ndarray, previous: np.ndarray, weight8: np.ndarray,
+          scratch: np.ndarray) -> np.ndarray:
+    """In place: matte += weight8 / 255 * (previous - matte) (float32 mattes, a uint8
+    weight_map(); scratch float32 of the matte's shape)."""
+    cv2.subtract(previous, matte, dst=scratch)
+    cv2.multiply(scratch, weight8, dst=scratch, scale=1.0 / 255.0, dtype=cv2.CV_32F)
+    cv2.add(matte, scratch, dst=matte)
+    return matte
+
+
+def person_mask(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out (uint8 0/255): alpha >= 0.5."""
+    return cv2.compare(matte, 0.5, cv2.CMP_GE, dst=out)
+
+
+def collapse(mask: np.ndarray, area: int, history: np.ndarray, history_area: int,
+             still8: np.ndarray, scratch: np.ndarray) -> Tuple[bool, float]:
+    """(glitch, share of the lost area that moved) of this frame's person mask (uint8 0/255,
+    `area` pixels set) against the history's matte (float32; `history_area` pixels >= 0.5)
+    and the still() map: glitch when the person area fell below COLLAPSE of the history's
+    (at least MIN_AREA of the matte) and less than LOST_MOVING of the area lost shows a
+    changed picture. scratch: uint8 of the mask's shape. The history's mask is made only
+    for a collapse (a rare frame)."""
+    if history_area < MIN_AREA * mask.size or area >= COLLAPSE * history_area:
+        return False, 0.0
+    lost = person_mask(history, scratch)
+    cv2.subtract(lost, mask, dst=lost)  # in the history's person, not in this frame's
+    n_lost = cv2.countNonZero(lost)
+    if not n_lost:
+        return False, 0.0
+    moved = cv2.countNonZero(cv2.bitwise_and(lost, cv2.compare(still8, 128, cv2.CMP_LT)))
+    share = moved / float(n_lost)
+    return share < LOST_MOVING, share
