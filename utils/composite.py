@@ -56,9 +56,11 @@ class Compositor(object):
         self.alpha_vu = np.empty((h // 2, w), np.uint8)
 
     def run(self, frame: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray,
-            alpha_half: Optional[np.ndarray] = None) -> np.ndarray:
+            alpha_half: Optional[np.ndarray] = None, box=None) -> np.ndarray:
         """frame, bg, out: NV21 of one size; alpha: uint8 (H, W); alpha_half: the alpha of
-        each 2x2 block (H/2, W/2) if the caller has it already. Returns out."""
+        each 2x2 block (H/2, W/2) if the caller has it already. `box` (x0, y0, x1, y1),
+        even: where alpha and alpha_half may be non-zero, if the caller knows (scanning
+        the alpha for it costs a quarter of the blend); None: found here. Returns out."""
         w, h = nv21.nv21_size(frame)
         if nv21.nv21_size(bg, "background") != (w, h) or out.shape != frame.shape:
             raise ValueError("background/output must be %dx%d like the frame" % (w, h))
@@ -79,7 +81,7 @@ class Compositor(object):
         # Outside the box of the non-zero alpha (both resolutions) the output is the
         # background, exactly: copied, not blended (a person in a third of the frame: a
         # third of the multiplies)
-        x0, y0, x1, y1 = alpha_box(alpha, alpha_half)
+        x0, y0, x1, y1 = alpha_box(alpha, alpha_half) if box is None else box
         if x1 <= x0:
             np.copyto(out, bg)
             return out
