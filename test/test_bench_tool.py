@@ -84,6 +84,7 @@ def test_bench_runs_both_pipelines_and_writes_table_json_and_plot(tmp_path, caps
     assert report["output_check_ok"] is True
     assert [r["size"] for r in report["results"]] == [[256, 144], [320, 240]]
     assert "outside the model calls" in printed and "<= 6 ms" not in printed  # no 1280x720
+    assert "in hardware calls" in printed and "CPU outside the model and hardware" in printed
     for r in report["results"]:
         assert set(r["ours"]["stages"]) == {"resize", "people", "infer", "postprocess",
                                             "upsample", "composite"}
@@ -95,11 +96,16 @@ def test_bench_runs_both_pipelines_and_writes_table_json_and_plot(tmp_path, caps
             assert res["checked_frames"] == 4
             # the work outside the model calls is the end to end time less the calls
             assert 0 < res["outside"]["median"] <= res["end_to_end"]["median"]
+            # the Preprocessor calls (DVPP on the device) are timed apart from the CPU work
+            assert res["hardware"]["median"] > 0
+            assert 0 < res["cpu_outside"]["median"] < res["outside"]["median"]
         o = r["ours"]
         assert r["segmenter"] == "auto" and o["calls_per_frame"]["segmenter"] >= 1
         assert o["model_ms"]["segmenter"]["median"] > 0
         assert r["outside_ratio"] == pytest.approx(r["seed"]["outside"]["median"]
                                                    / o["outside"]["median"])
+        assert r["cpu_outside_ratio"] == pytest.approx(r["seed"]["cpu_outside"]["median"]
+                                                       / o["cpu_outside"]["median"])
         assert r["ours"]["max_diff"] <= bench.MAX_DIFF
         assert r["seed"]["max_diff"] is not None
         assert r["speedup"] > 0 and r["peak_rss_mib"] > 0

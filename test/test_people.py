@@ -235,9 +235,11 @@ def test_a_scene_cut_forgets_everyone():
 def test_open_people_probes_each_model_and_names_a_wrong_one():
     cfg = type("Cfg", (), dict(detector_model="model/d.om", segmenter_model="model/s.om",
                                max_people=2, detect_interval=5, detect_score=0.6,
-                               track_presence=0.5, keep_presence=0.2))()
+                               track_presence=0.5, keep_presence=0.2, threshold=True,
+                               threshold_low=0.25))()
     models = {"model/d.om": FakeDetector(), "model/s.om": FakeSegmenter()}
     p = ppl.open_people(cfg, lambda path, what: models[path], None)
+    assert p.paste_floor == 0.25  # the pipeline thresholds the canvas there
     assert p.max_people == 2 and p.detect_score == 0.6 and p.keep_presence == 0.2
     assert models["model/d.om"].calls == 1 and models["model/s.om"].calls == 1
     models["model/s.om"] = FakeSegmenter(script=["short"])

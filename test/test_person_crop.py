@@ -215,6 +215,31 @@ def test_paste_max_puts_the_mask_where_the_crop_came_from(rotation):
     assert (big > 0.5).sum() == pytest.approx(90 ** 2, rel=0.1)
 
 
+@pytest.mark.parametrize("rotation", [0.0, 0.5, -1.2])
+def test_paste_max_above_a_floor_covers_the_person_not_the_roi(rotation):
+    # a smooth person (a blurred blob in one corner of the input) over haze below the floor:
+    # pasted with the floor, the canvas is the full paste's wherever either is above it, and
+    # nothing is written far from the person
+    roi = pr.Roi(0.5, 0.5, 300.0 / W, 300.0 / H, rotation)
+    plan = pc.plan_crop(roi, W, H)
+    mask = np.zeros((256, 256), np.float32)
+    mask[40:120, 150:210] = 1.0
+    mask = cv2.GaussianBlur(mask, (0, 0), 4.0)
+    mask += np.random.RandomState(0).uniform(0.0, 0.15, mask.shape).astype(np.float32)
+    full = np.zeros((H // 2, W // 2), np.float32)
+    cut = full.copy()
+    pc.paste_max(mask, plan, W, H, full, floor=-1.0)  # every value counts: the ROI's box
+    pc.paste_max(mask, plan, W, H, cut, floor=0.2)
+    above = (full > 0.2) | (cut > 0.2)
+    assert above.sum() > 500
+    # (the warp's sub-pixel grid starts at another origin: 1/32 pixel of a smooth edge)
+    assert np.abs(full - cut)[above].max() < 0.02
+    assert (cut > 0).sum() < 0.5 * (full > 0).sum()
+    nothing = np.zeros_like(cut)
+    pc.paste_max(np.full((256, 256), 0.1, np.float32), plan, W, H, nothing, floor=0.2)
+    assert not nothing.any()
+
+
 def test_to_frame_inverts_to_input():
     plan = pc.plan_crop(pr.Roi(0.6, 0.4, 150.0 / W, 150.0 / H, -0.4), W, H)
     pts = np.array([[10.0, 20.0], [300.0, 100.0]])

@@ -128,6 +128,41 @@ def test_composite_extremes_are_exact():
     assert np.array_equal(out, bg)
 
 
+def whole_frame_blend(fg, bg, a, a_half):
+    """The blend over every pixel (what the compositor did before it skipped alpha 0)."""
+    h, w = a.shape
+    out = nv21.empty(w, h)
+    tmp = np.empty((h, w), np.uint8)
+    composite.blend(fg[:h], bg[:h], a, 255 - a, out[:h], tmp)
+    a_vu = np.repeat(a_half, 2, axis=1)
+    composite.blend(fg[h:], bg[h:], a_vu, 255 - a_vu, out[h:], tmp[:h // 2])
+    return out
+
+
+@pytest.mark.parametrize("box", [(11, 5, 29, 27), (0, 0, 64, 48), (63, 47, 64, 48),
+                                 (1, 0, 2, 48)])
+def test_composite_outside_the_alpha_box_is_the_background_exactly(box):
+    # only the box of non-zero alpha is blended; the output is the whole-frame blend's
+    w, h = 64, 48
+    x0, y0, x1, y1 = box
+    fg, bg = rand_nv21(w, h, 11), rand_nv21(w, h, 12)
+    a = np.zeros((h, w), np.uint8)
+    a[y0:y1, x0:x1] = np.random.RandomState(13).randint(1, 256, (y1 - y0, x1 - x0))
+    half = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    c = composite.Compositor()
+    out = c.run(fg, bg, a, nv21.empty(w, h))
+    assert np.array_equal(out, whole_frame_blend(fg, bg, a, half))
+    # a chroma alpha that reaches past the full-size one is blended where it is non-zero
+    half2 = half.copy()
+    half2[0, w // 2 - 1] = 200
+    out = c.run(fg, bg, a, nv21.empty(w, h), half2)
+    assert np.array_equal(out, whole_frame_blend(fg, bg, a, half2))
+    a.fill(0)
+    out = c.run(fg, bg, a, nv21.empty(w, h), half2)
+    assert np.array_equal(out, whole_frame_blend(fg, bg, a, half2))
+    assert composite.alpha_box(a) == (0, 0, 0, 0)
+
+
 def test_composite_rejects_mismatched_inputs():
     c = composite.Compositor()
     fg = rand_nv21(32, 16, 0)

@@ -111,6 +111,35 @@ def test_upsample_range_and_flat_alpha():
 
 # -- temporal prior ------------------------------------------------------------------
 
+@pytest.mark.parametrize("small,full", [((384, 216), (1280, 720)), ((288, 216), (640, 480)),
+                                        ((64, 48), (1920, 1080)), ((256, 144), (256, 144))])
+def test_bilinear_upsample_box_holds_every_non_zero_pixel(small, full):
+    # the compositor copies the background outside Upsampler.box: nothing non-zero may be
+    # outside it, at either resolution, and it is even (the chroma rows and pairs)
+    (w, h), (W, H) = small, full
+    rs = np.random.RandomState(w + W)
+    u = Upsampler("bilinear")
+    out = np.empty((H, W), np.uint8)
+    half = np.empty((H // 2, W // 2), np.uint8)
+    for _ in range(40):
+        a = np.zeros((h, w), np.float32)
+        x, y = rs.randint(0, w), rs.randint(0, h)
+        rw, rh = rs.randint(1, w - x + 1), rs.randint(1, h - y + 1)
+        a[y:y + rh, x:x + rw] = rs.uniform(0.003, 1.0, (rh, rw))
+        u.run(a, None, np.empty((H, W), np.uint8), out, half)
+        x0, y0, x1, y1 = u.box
+        assert x0 % 2 == y0 % 2 == x1 % 2 == y1 % 2 == 0
+        outside = np.ones((H, W), bool)
+        outside[y0:y1, x0:x1] = False
+        assert not out[outside].any() and not half[outside[::2, ::2]].any()
+        assert out[y0:y1, x0:x1].any()
+        # and not much more than the resized rectangle (a source pixel of margin)
+        assert (x1 - x0) <= (rw + 2) * W / float(w) + 6
+    u.run(np.zeros((h, w), np.float32), None, np.empty((H, W), np.uint8), out, half)
+    assert u.box == (0, 0, 0, 0) and not out.any()
+    assert Upsampler("guided").box is None
+
+
 def test_prior_transform_is_one_pure_function():
     a = np.array([[0.0, 0.2, 0.5, 1.0]], np.float32)
     before = a.copy()

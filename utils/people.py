@@ -221,12 +221,15 @@ class People(object):
     `detector`, `segmenter`: hilens.Model-likes; `pre`: a hilens.Preprocessor (None: OpenCV
     only). `rotate`: turn the crop of a person who leans by more than 10 degrees upright, as
     MediaPipe does (one small CPU warp; DAVIS breakdance 0.84 -> 0.91 IoU); False keeps every
-    crop upright. `zoom`: the detector's square views besides the whole frame."""
+    crop upright. `zoom`: the detector's square views besides the whole frame.
+    `paste_floor`: mask values at or below it may be left out of the canvas (the caller
+    soft-thresholds the canvas there: pipeline's `threshold_low`), so each paste covers the
+    person, not its whole ROI (person_crop.paste_max)."""
 
     def __init__(self, detector, segmenter, pre=None, max_people: int = 3,
                  detect_interval: int = 10, detect_score: float = pd.MIN_SCORE,
                  track_presence: float = 0.5, keep_presence: float = 0.1,
-                 rotate: bool = True, zoom: bool = True):
+                 rotate: bool = True, zoom: bool = True, paste_floor: float = 0.0):
         self.detector = Model(detector, "person detector", expects("detector"))
         self.segmenter = Model(segmenter, "person segmenter", expects("segmenter"))
         self.pre = pre
@@ -236,6 +239,7 @@ class People(object):
         self.track_presence = float(track_presence)
         self.keep_presence = min(float(keep_presence), self.track_presence)
         self.rotate = bool(rotate)
+        self.paste_floor = float(paste_floor)
         self.tracks = Tracks()
         self.anchors = pd.ssd_anchors()
         self.det_input = pc.black_square(DETECTOR_SIZE)
@@ -296,7 +300,7 @@ class People(object):
         left the frame) or 'failed'."""
         outcome, mask, plan = self._segment_once(frame, w, h, track, stats)
         if outcome == "ok":
-            pc.paste_max(mask, plan, w, h, canvas)
+            pc.paste_max(mask, plan, w, h, canvas, self.paste_floor)
         return outcome
 
     def _segment_once(self, frame, w, h, track, stats):
@@ -464,4 +468,5 @@ def open_people(cfg, load, pre) -> People:
            SEGMENTER_OUTPUTS)
     return People(detector, segmenter, pre, max_people=cfg.max_people,
                   detect_interval=cfg.detect_interval, detect_score=cfg.detect_score,
-                  track_presence=cfg.track_presence, keep_presence=cfg.keep_presence)
+                  track_presence=cfg.track_presence, keep_presence=cfg.keep_presence,
+                  paste_floor=cfg.threshold_low if cfg.threshold else 0.0)

@@ -352,10 +352,14 @@ def to_frame(points: np.ndarray, to_input: np.ndarray) -> np.ndarray:
 
 
 def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
-              canvas: np.ndarray) -> None:
+              canvas: np.ndarray, floor: float = 0.0) -> None:
     """canvas = max(canvas, the input-size `mask` seen in frame coordinates), with the
     canvas a float32 (ch, cw) picture of the whole frame at its own scale. Only the region
-    the crop shows is touched."""
+    the crop shows is touched, and of it only the box around the mask's values above
+    `floor`: a caller that soft-thresholds the canvas at `floor` (everything at or below it
+    becomes 0) passes it, and the float warp covers the person rather than the whole ROI
+    (a standing person fills about half of the ROI's square). Bilinear sampling of values
+    at or below `floor` cannot exceed it, so outside that box the canvas is as if pasted."""
     ch, cw = canvas.shape
     sx, sy = cw / float(frame_w), ch / float(frame_h)
     x0 = max(0, int(math.floor(plan.bounds[0] * sx)))
@@ -364,11 +368,31 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
     y1 = min(ch, int(math.ceil(plan.bounds[3] * sy)))
     if x1 <= x0 or y1 <= y0:
         return
-    # canvas pixel -> frame pixel -> input pixel, then shifted to the region's origin
-    canvas_to_frame = np.array([[1.0 / sx, 0.0, x0 / sx], [0.0, 1.0 / sy, y0 / sy]])
-    m = _cv_matrix(_compose(plan.to_input, canvas_to_frame))
+    mask = np.ascontiguousarray(mask, np.float32)
+    # canvas pixel -> frame pixel -> input pixel
+    canvas_to_input = _compose(plan.to_input, np.array([[1.0 / sx, 0.0, 0.0],
+                                                        [0.0, 1.0 / sy, 0.0]]))
+    mx, my, mw, mh = cv2.boundingRect(cv2.compare(mask, float(floor), cv2.CMP_GT))
+    if mw == 0:
+        return  # nothing above the floor
+    if mw < mask.shape[1] or mh < mask.shape[0]:
+        # the input points whose bilinear neighbours reach the box (pixel centres at
+        # integers: mx - 1 < u < mx + mw), as continuous pixels, seen in the canvas; the
+        # canvas pixels whose centres fall in there (and one more on each side)
+        lo_x, lo_y, hi_x, hi_y = mx - 0.5, my - 0.5, mx + mw + 0.5, my + mh + 0.5
+        corners = np.array([[lo_x, lo_y], [hi_x, lo_y], [lo_x, hi_y], [hi_x, hi_y]])
+        inv = _affine_inverse(canvas_to_input)
+        c = corners.dot(inv[:, :2].T) + inv[:, 2] - 0.5
+        x0 = max(x0, int(math.floor(c[:, 0].min())) - 1)
+        y0 = max(y0, int(math.floor(c[:, 1].min())) - 1)
+        x1 = min(x1, int(math.ceil(c[:, 0].max())) + 2)
+        y1 = min(y1, int(math.ceil(c[:, 1].max())) + 2)
+        if x1 <= x0 or y1 <= y0:
+            return
+    # shifted to the region's origin
+    m = _cv_matrix(_compose(canvas_to_input, np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]])))
     region = canvas[y0:y1, x0:x1]
-    warped = cv2.warpAffine(np.ascontiguousarray(mask, np.float32), m, (x1 - x0, y1 - y0),
+    warped = cv2.warpAffine(mask, m, (x1 - x0, y1 - y0),
                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     np.maximum(region, warped, out=region)

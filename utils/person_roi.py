@@ -148,7 +148,10 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = HEATM
         conf = sigmoid(heatmap[k, r0:r1, c0:c1])
         total = conf.sum(dtype=np.float32)
         if conf.max() >= min_confidence and total > 0:
-            rows, cols = np.mgrid[r0:r1, c0:c1]
+            # the column and row indices broadcast (the products of np.mgrid's grids,
+            # without making them: a third of this function's time)
+            cols = np.arange(c0, c1)
+            rows = np.arange(r0, r1)[:, None]
             out[k, 0] = (cols * conf).sum(dtype=np.float32) / np.float32(hm_w) / total
             out[k, 1] = (rows * conf).sum(dtype=np.float32) / np.float32(hm_h) / total
     return out

@@ -168,7 +168,8 @@ class FramePipeline(object):
         if self.background.is_matte:
             return composite.matte(self.alpha_full, self.blended)
         bg = self.background.frame(w, h, small)
-        return self.compositor.run(frame, bg, self.alpha_full, self.blended, self.alpha_half)
+        return self.compositor.run(frame, bg, self.alpha_full, self.blended, self.alpha_half,
+                                   self.upsampler.box)
 
     def _untouched(self, frame):
         """What is shown when no matte was made: the frame, or with `background: alpha` the

@@ -8,6 +8,7 @@ follow Y without any filtering at frame size. `guided_half` applies a, b at half
 size (the chroma grid, with Y averaged 2x2) and scales that uint8 alpha up: a quarter of the
 float work for edges good to 2 pixels. `bilinear` just scales the alpha.
 """
+import math
 from typing import Optional
 
 import cv2
@@ -29,6 +30,9 @@ class Upsampler(object):
         self.full_size = None
         self.y_half = None
         self.up2_size = None
+        # bilinear: (x0, y0, x1, y1), even, of the last output outside which it is 0 (the
+        # compositor copies the background there); None: not known
+        self.box = None
 
     def _setup_small(self, w, h):
         self.small_size = (w, h)
@@ -84,7 +88,9 @@ class Upsampler(object):
             np.multiply(alpha, 255.0, out=self.a)
             cv2.convertScaleAbs(self.a, dst=self.alpha8)  # alpha >= 0 here
             cv2.resize(self.alpha8, (W, H), dst=out, interpolation=cv2.INTER_LINEAR)
+            self.box = scaled_box(cv2.boundingRect(self.alpha8), w, h, W, H)
         else:
+            self.box = None
             if y_small.shape != alpha.shape:
                 raise ValueError("guide %s and alpha %s must have the model size"
                                  % (y_small.shape, alpha.shape))
@@ -145,3 +151,19 @@ class Upsampler(object):
         # float -> uint8 with rounding and saturation in one call
         cv2.add(self.A, self.B, dst=out, dtype=cv2.CV_8U)
         return out
+
+
+def scaled_box(rect, w: int, h: int, W: int, H: int):
+    """The box (x0, y0, x1, y1), even, of a w x h picture's non-zero `rect` (x, y, rw, rh)
+    once resized bilinearly to W x H: an output pixel samples the two source pixels around
+    (x + 0.5) * w / W - 0.5, so one source pixel of margin on each side holds every output
+    pixel that can be non-zero. (0, 0, 0, 0) when the rect is empty."""
+    x, y, rw, rh = rect
+    if rw == 0 or rh == 0:
+        return 0, 0, 0, 0
+    sx, sy = W / float(w), H / float(h)
+    x0 = max(0, int(math.floor((x - 1) * sx)) - 1)
+    y0 = max(0, int(math.floor((y - 1) * sy)) - 1)
+    x1 = min(W, int(math.ceil((x + rw + 1) * sx)) + 1)
+    y1 = min(H, int(math.ceil((y + rh + 1) * sy)) + 1)
+    return x0 - x0 % 2, y0 - y0 % 2, min(W, x1 + x1 % 2), min(H, y1 + y1 % 2)

@@ -14,9 +14,16 @@ The two pipelines do not make the same model calls (the skill runs the person de
 segmenter call per person and the selfie model when its rule says), so they are compared on
 the work outside the model calls, the frame-size work a CPU does around them (on the device
 the models and their AIPP run on the Ascend chip): per frame, end to end minus the wall time
-of every model call (FrameResult.model_ms; the seed's infer stage). Targets (issue 12),
-printed at the end: at most 6 ms median at 1280x720, and the seed's at least 3 times ours at
-every size.
+of every model call (FrameResult.model_ms; the seed's infer stage). Both pipelines also
+call hilens.Preprocessor (crops and resizes of NV21): on the device that is the DVPP
+hardware, not the CPU, while the simulator emulates it with OpenCV on the CPU. Those calls
+are timed on their own (a timing wrapper around the Preprocessor both pipelines are given)
+and shown as their own column; `cpu outside` is the work outside the model calls AND
+outside the hardware calls, the CPU work the device really does around the models. The old
+`outside` column (which counts the emulation as CPU work) stays beside it. Targets (issue
+12), printed at the end, read `cpu outside` (the issue's "CPU work"; on the device DVPP does
+the crops and resizes): at most 6 ms median at 1280x720, and the seed's at least 3 times
+ours at every size; the same checks on `outside` are printed too.
 
 Per resolution it prints median and p95 ms per stage (resize, people, infer, postprocess,
 upsample, composite), end to end (wall clock around process()), in and outside the model
@@ -60,6 +67,7 @@ from utils.pipeline import STAGES, hardware_resizer, open_pipeline
 MODELS = ("selfie", "detector", "segmenter")
 MAX_OUTSIDE_MS = 6.0  # target: CPU work outside the model calls at 1280x720, median
 MIN_RATIO = 3.0  # target: the seed's frame-size work / ours
+TARGET_KEY = "cpu_outside"  # the column the targets read (see the top of this file)
 
 ROOT = str(paths.REPO)
 VIDEO_DIR = str(paths.videos())
@@ -198,6 +206,48 @@ def open_model(cfg):
     return hilens.Model(cfg.model)
 
 
+class TimedPreprocessor(object):
+    """hilens.Preprocessor with the wall time of its calls added up in `ms` (the caller
+    zeroes it): the work the DVPP hardware does on the device, emulated on the PC's CPU."""
+
+    def __init__(self, make=None):
+        self.pre = (make or hilens.Preprocessor)()
+        self.ms = 0.0
+        self.calls = 0
+
+    def _timed(self, fn, *args):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.ms += (time.perf_counter() - t0) * 1000.0
+            self.calls += 1
+
+    def resize(self, src, w, h, t):
+        return self._timed(self.pre.resize, src, w, h, t)
+
+    def crop(self, src, x, y, w, h, t):
+        return self._timed(self.pre.crop, src, x, y, w, h, t)
+
+
+def open_timed_pipeline(cfg):
+    """open_pipeline(cfg) as main.py gets it, its Preprocessor a TimedPreprocessor."""
+    made = []
+    real = hilens.Preprocessor
+
+    def timed():
+        made.append(TimedPreprocessor(real))
+        return made[-1]
+    hilens.Preprocessor = timed
+    try:
+        pipeline = open_pipeline(cfg)
+    finally:
+        hilens.Preprocessor = real
+    if len(made) != 1:
+        raise RuntimeError("bench: open_pipeline made %d Preprocessors, expected 1" % len(made))
+    return pipeline, made[0]
+
+
 def seed_background(pipeline):
     """The seed gets the very background the skill blends with, as RGB (once per size)."""
     def rgb(w, h):
@@ -241,17 +291,20 @@ def bench_size(cfg, size, videos, frames, warmup, check_every, start=0, chunk=25
     processes still falls on both alike within seconds.
 
     Per frame, besides the stages: the wall time of every model call (FrameResult.model_ms;
-    the seed's infer stage) and `outside`, end to end minus the model calls: the work the
-    CPU does around the models (on the device the models run on the Ascend chip, AIPP
-    included)."""
+    the seed's infer stage), `outside`, end to end minus the model calls (on the device
+    the models run on the Ascend chip, AIPP included), `hardware`, the wall time of the
+    Preprocessor calls (the DVPP's work on the device), and `cpu_outside`, outside both:
+    the work the device's CPU does around the models."""
     w, h = size
-    ours = open_pipeline(cfg)
-    seed = SeedPipeline(open_model(cfg), hardware_resizer(), seed_background(ours),
+    ours, ours_pre = open_timed_pipeline(cfg)
+    seed_pre = TimedPreprocessor()
+    seed = SeedPipeline(open_model(cfg), hardware_resizer(seed_pre), seed_background(ours),
                         cfg.model_width, cfg.model_height, feedback=cfg.feedback)
     names = ("ours", "seed")
     pipes = {"ours": ours, "seed": seed}
-    keys = {"ours": STAGES + ("end_to_end", "cpu", "models", "outside"),
-            "seed": SEED_STAGES + ("end_to_end", "cpu", "models", "outside")}
+    pres = {"ours": ours_pre, "seed": seed_pre}
+    extra_keys = ("end_to_end", "cpu", "models", "outside", "hardware", "cpu_outside")
+    keys = {"ours": STAGES + extra_keys, "seed": SEED_STAGES + extra_keys}
     times = dict((n, dict((k, []) for k in keys[n])) for n in names)
     model_ms = dict((m, []) for m in MODELS)
     calls = dict((m, 0) for m in MODELS)
@@ -268,6 +321,7 @@ def bench_size(cfg, size, videos, frames, warmup, check_every, start=0, chunk=25
                 p = pipes[name]
                 for k, frame in enumerate(batch):
                     i = done + k
+                    pres[name].ms = 0.0
                     c0 = time.process_time()
                     t0 = time.perf_counter()
                     res = p.process(frame)
@@ -292,6 +346,8 @@ def bench_size(cfg, size, videos, frames, warmup, check_every, start=0, chunk=25
                     times[name]["cpu"].append((c1 - c0) * 1000.0)
                     times[name]["models"].append(in_models)
                     times[name]["outside"].append(e2e - in_models)
+                    times[name]["hardware"].append(pres[name].ms)
+                    times[name]["cpu_outside"].append(e2e - in_models - pres[name].ms)
                     for s_ in (STAGES if name == "ours" else SEED_STAGES):
                         times[name][s_].append(stage_ms.get(s_, 0.0))
                     if (i - warmup) % check_every == 0:
@@ -320,6 +376,8 @@ def bench_size(cfg, size, videos, frames, warmup, check_every, start=0, chunk=25
             "cpu": summarise(times[n]["cpu"]),
             "models": summarise(times[n]["models"]),
             "outside": summarise(times[n]["outside"]),
+            "hardware": summarise(times[n]["hardware"]),
+            "cpu_outside": summarise(times[n]["cpu_outside"]),
             "fps": 1000.0 / e2e["mean"],
             "temp_mib": temp[n],
             "max_diff": max(diffs[n]) if diffs[n] else None,
@@ -333,6 +391,8 @@ def bench_size(cfg, size, videos, frames, warmup, check_every, start=0, chunk=25
         result["ours"]["end_to_end"]["median"]
     result["outside_ratio"] = result["seed"]["outside"]["median"] / \
         max(result["ours"]["outside"]["median"], 1e-6)
+    result["cpu_outside_ratio"] = result["seed"]["cpu_outside"]["median"] / \
+        max(result["ours"]["cpu_outside"]["median"], 1e-6)
     result["peak_rss_mib"] = peak_rss_mib()
     return result
 
@@ -354,7 +414,9 @@ def format_table(r):
             st, a["median"], a["p95"], "%.2f" % b["median"] if b else "-",
             "%.2f" % b["p95"] if b else "-"))
     for label, key in (("end to end", "end_to_end"), ("CPU time", "cpu"),
-                       ("in model calls", "models"), ("outside model calls", "outside")):
+                       ("in model calls", "models"), ("outside model calls", "outside"),
+                       ("  in hardware calls", "hardware"),
+                       ("  CPU outside both", "cpu_outside")):
         lines.append("%-22s %9.2f %9.2f   %9.2f %9.2f" % (label, o[key]["median"],
                                                           o[key]["p95"], s[key]["median"],
                                                           s[key]["p95"]))
@@ -370,40 +432,54 @@ def format_table(r):
     lines.append("%-22s %9s %9s   %9s   (levels vs float64 composite, %d frames)"
                  % ("max diff", o["max_diff"], "", s["max_diff"], o["checked_frames"]))
     lines.append("segmenter %s, %.2f people per frame; work outside the model calls seed / "
-                 "ours: %.2fx; speed-up end to end %.2fx; peak RSS of the process so far: "
-                 "%.0f MiB" % (r["segmenter"], o["people_per_frame"], r["outside_ratio"],
-                               r["speedup"], r["peak_rss_mib"]))
+                 "ours: %.2fx (CPU outside the model and hardware calls: %.2fx); speed-up "
+                 "end to end %.2fx; peak RSS of the process so far: %.0f MiB"
+                 % (r["segmenter"], o["people_per_frame"], r["outside_ratio"],
+                    r["cpu_outside_ratio"], r["speedup"], r["peak_rss_mib"]))
     return "\n".join(lines)
 
 
 def summary_table(results):
     rows = ["| resolution | segmenter | model calls per frame | ms in model calls | "
             "ours outside models median ms (p95) | seed outside models median ms | "
-            "seed / ours outside | ours end to end median ms | max diff (levels) |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "seed / ours outside | ours / seed in hardware calls ms | "
+            "ours CPU outside models and hardware ms (p95) | seed CPU outside both ms | "
+            "seed / ours CPU outside both | ours end to end median ms | max diff (levels) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        o = r["ours"]
+        o, s = r["ours"], r["seed"]
         calls = ", ".join("%s %.2f" % (m, c) for m, c in sorted(o["calls_per_frame"].items())
                           if c)
-        rows.append("| %s | %s | %s | %.2f | %.2f (%.2f) | %.2f | %.2fx | %.2f | %s |" % (
-            format_size(r), r["segmenter"], calls or "none", o["models"]["median"],
-            o["outside"]["median"], o["outside"]["p95"], r["seed"]["outside"]["median"],
-            r["outside_ratio"], o["end_to_end"]["median"], o["max_diff"]))
+        rows.append("| %s | %s | %s | %.2f | %.2f (%.2f) | %.2f | %.2fx | %.2f / %.2f | "
+                    "%.2f (%.2f) | %.2f | %.2fx | %.2f | %s |" % (
+                        format_size(r), r["segmenter"], calls or "none",
+                        o["models"]["median"], o["outside"]["median"], o["outside"]["p95"],
+                        s["outside"]["median"], r["outside_ratio"], o["hardware"]["median"],
+                        s["hardware"]["median"], o["cpu_outside"]["median"],
+                        o["cpu_outside"]["p95"], s["cpu_outside"]["median"],
+                        r["cpu_outside_ratio"], o["end_to_end"]["median"], o["max_diff"]))
     return "\n".join(rows)
 
 
 def target_lines(results):
-    """The cost targets of issue 12, checked on this run."""
+    """The cost targets of issue 12, checked on this run: on the CPU work outside the model
+    and hardware calls (TARGET_KEY: the device's CPU does not do the Preprocessor's crops
+    and resizes), and, for comparison, on all the work outside the model calls."""
     out = []
     for r in results:
-        o = r["ours"]["outside"]["median"]
-        line = "%s: outside the model calls %.2f ms median, seed / ours %.2fx (>= %.0fx: %s)" \
-            % (format_size(r), o, r["outside_ratio"], MIN_RATIO,
-               "yes" if r["outside_ratio"] >= MIN_RATIO else "NO")
-        if tuple(r["size"]) == (1280, 720):
-            line += "; <= %.0f ms at 1280x720: %s" % (MAX_OUTSIDE_MS,
-                                                      "yes" if o <= MAX_OUTSIDE_MS else "NO")
-        out.append(line)
+        for key, ratio, what in (
+                (TARGET_KEY, "cpu_outside_ratio",
+                 "targets, CPU outside the model and hardware calls"),
+                ("outside", "outside_ratio", "  (outside the model calls, emulated hardware "
+                                             "counted as CPU)")):
+            o = r["ours"][key]["median"]
+            line = "%s %s: %.2f ms median, seed / ours %.2fx (>= %.0fx: %s)" \
+                % (format_size(r), what, o, r[ratio], MIN_RATIO,
+                   "yes" if r[ratio] >= MIN_RATIO else "NO")
+            if tuple(r["size"]) == (1280, 720):
+                line += "; <= %.0f ms at 1280x720: %s" % (
+                    MAX_OUTSIDE_MS, "yes" if o <= MAX_OUTSIDE_MS else "NO")
+            out.append(line)
     return out
 
 
