@@ -141,21 +141,24 @@ def detector_views(frame_w: int, frame_h: int, size: int = 224):
     return views
 
 
+def _crop(frame: np.ndarray, x: int, y: int, w: int, h: int, pre):
+    """(NV21 region, the hardware refused): the hardware's crop, numpy's when it refuses or
+    there is no Preprocessor."""
+    if pre is not None:
+        try:
+            return np.asarray(pre.crop(frame, x, y, w, h, 0)), False
+        except ValueError:
+            return _software_crop(frame, x, y, w, h), True
+    return _software_crop(frame, x, y, w, h), False
+
+
 def view_input(frame: np.ndarray, view: DetectorView, pre, out: np.ndarray) -> bool:
     """The detector input of one view (see letterbox_input); True when the hardware
     refused a call and OpenCV did it."""
     fw, fh = nv21.nv21_size(frame)
     if (view.x, view.y, view.w, view.h) == (0, 0, fw, fh):
         return letterbox_input(frame, view.plan, pre, out)
-    refused = False
-    region = None
-    if pre is not None:
-        try:
-            region = np.asarray(pre.crop(frame, view.x, view.y, view.w, view.h, 0))
-        except ValueError:
-            refused = True
-    if region is None:
-        region = _software_crop(frame, view.x, view.y, view.w, view.h)
+    region, refused = _crop(frame, view.x, view.y, view.w, view.h, pre)
     return letterbox_input(region, view.plan, None if refused else pre, out) or refused
 
 
@@ -309,15 +312,7 @@ def crop_input(frame: np.ndarray, plan: CropPlan, pre, out: np.ndarray) -> bool:
     """Writes the model input of `plan` into `out` (NV21 size x size). `pre` is a
     hilens.Preprocessor (None: numpy and OpenCV only). Returns True when the hardware
     refused a call and numpy/OpenCV did it instead."""
-    crop = None
-    refused = False
-    if pre is not None:
-        try:
-            crop = np.asarray(pre.crop(frame, plan.x, plan.y, plan.w, plan.h, 0))
-        except ValueError:
-            refused = True
-    if crop is None:
-        crop = _software_crop(frame, plan.x, plan.y, plan.w, plan.h)
+    crop, refused = _crop(frame, plan.x, plan.y, plan.w, plan.h, pre)
     resized, refused_resize = _resize(crop, plan.rw, plan.rh, None if refused else pre)
     refused = refused or refused_resize
     if plan.warp is None:
