@@ -101,24 +101,19 @@ class Compositor(object):
 
 def alpha_box(alpha: np.ndarray, alpha_half: Optional[np.ndarray] = None):
     """(x0, y0, x1, y1), even, of the pixels where alpha (H, W) or alpha_half (H/2, W/2)
-    is not 0; x1 <= x0 when there are none."""
+    is not 0; (0, 0, 0, 0) when there are none."""
+    boxes = []
     x, y, w, h = cv2.boundingRect(alpha)
-    if w == 0:
-        x0 = y0 = x1 = y1 = None
-    else:
-        x0, y0, x1, y1 = x - x % 2, y - y % 2, x + w + (x + w) % 2, y + h + (y + h) % 2
+    if w:
+        boxes.append((x - x % 2, y - y % 2, x + w + (x + w) % 2, y + h + (y + h) % 2))
     if alpha_half is not None:
-        hx, hy, hw, hh = cv2.boundingRect(alpha_half)
-        if hw:
-            hb = (2 * hx, 2 * hy, 2 * (hx + hw), 2 * (hy + hh))
-            if x0 is None:
-                x0, y0, x1, y1 = hb
-            else:
-                x0, y0 = min(x0, hb[0]), min(y0, hb[1])
-                x1, y1 = max(x1, hb[2]), max(y1, hb[3])
-    if x0 is None:
+        x, y, w, h = cv2.boundingRect(alpha_half)
+        if w:
+            boxes.append((2 * x, 2 * y, 2 * (x + w), 2 * (y + h)))
+    if not boxes:
         return 0, 0, 0, 0
-    return x0, y0, x1, y1
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def copy_outside(src: np.ndarray, dst: np.ndarray, x0: int, y0: int, x1: int, y1: int):
