@@ -376,3 +376,14 @@ def test_the_y_planes_follow_the_frames_whatever_happens_between():
     assert len(set(id(a) for a in st._ys + [st.prev_y])) == 3  # prev_y is the history's
     assert st.begin_frame((640, 360), (255 - planes[5]).astype(np.uint8)) == "scene cut"
     assert np.array_equal(st.history_y, planes[5])  # (forgotten, but not overwritten)
+
+
+def test_the_person_mask_of_the_quantised_matte_is_the_person_mask():
+    half = np.float32(0.5)
+    m = rng.uniform(0, 1, (H, W)).astype(np.float32)
+    m[0, :6] = [np.nextafter(half, np.float32(0)), half, np.nextafter(half, np.float32(1)),
+                0.0, 1.0, np.nan]
+    a8 = history.quantise(m, np.empty((H, W), np.uint8))
+    assert list(a8[0, :3]) == [127, 128, 128]
+    assert np.array_equal(history.person_mask_of(a8, np.empty((H, W), np.uint8)),
+                          history.person_mask(m, np.empty((H, W), np.uint8)))

@@ -195,6 +195,13 @@ def person_mask(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
     return cv2.compare(matte, 0.5, cv2.CMP_GE, dst=out)
 
 
+def person_mask_of(alpha8: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out (uint8 0/255): person_mask() of a quantise()d matte in [0, 1], the same pixels
+    (quantise() is monotone and maps 0.5 to 128, the float below it to 127), from uint8."""
+    cv2.threshold(alpha8, 127, 255, cv2.THRESH_BINARY, dst=out)
+    return out
+
+
 def collapse_possible(area: int, history_area: int, size: int) -> bool:
     """Whether collapse() can find a glitch: the person area (of a matte of `size` pixels)
     fell below COLLAPSE of the history's, which was at least MIN_AREA of the matte. Only then

@@ -219,7 +219,7 @@ class TemporalState(object):
         box = rules.active_box(alpha8)
         area = 0
         if box is not None:
-            area = cv2.countNonZero(rules.person_mask(matte[box], self._mask[box]))
+            area = cv2.countNonZero(rules.person_mask_of(alpha8[box], self._mask[box]))
         if self.has_history:
             change = rules.picture_change(y, self._ys[0], self._change, self._change,
                                           reference=self._reference)
