@@ -23,7 +23,8 @@ so it steadies what the network wavers on without holding back what moved:
   where less than LOST_MOVING of the lost area shows a changed picture, is a network glitch
   (the person did not go: the picture would have changed where they were). The caller
   bridges it with the history for a few frames, then believes it.
-Maps are uint8 (look-up tables through cv2.LUT), the blend float32. What is needed over the
+Maps are uint8 (look-up tables through cv2.LUT), the blend float32; OpenCV's arguments are
+passed by position on the per-frame path (a keyword costs about a microsecond a call). What is needed over the
 whole picture is the change map and where it is still (the next frame's exposure gain, the
 noise); the rest works inside active_box(), the box of the pixels whose alpha rounds to
 non-zero: outside it unsure() is 0, so the blend leaves the matte as it is and the person
@@ -81,7 +82,7 @@ def exposure_reference(y_prev: np.ndarray,
     moves the whole picture's mean too), else None (the whole picture)."""
     mask = still_prev if still_prev is not None and \
         cv2.countNonZero(still_prev) >= 0.1 * still_prev.size else None
-    return mask, cv2.mean(y_prev, mask=mask)[0]
+    return mask, cv2.mean(y_prev, mask)[0]
 
 
 def picture_change(y: np.ndarray, y_prev: np.ndarray, scratch: np.ndarray, out: np.ndarray,
@@ -93,12 +94,12 @@ def picture_change(y: np.ndarray, y_prev: np.ndarray, scratch: np.ndarray, out: 
     exposure_reference(y_prev, still_prev), made here when not given), within
     1 +- MAX_GAIN. y, y_prev, scratch: uint8."""
     mask, m_prev = exposure_reference(y_prev, still_prev) if reference is None else reference
-    g = cv2.mean(y, mask=mask)[0] / m_prev if m_prev >= 1.0 else 1.0
+    g = cv2.mean(y, mask)[0] / m_prev if m_prev >= 1.0 else 1.0
     g = min(max(g, 1.0 - MAX_GAIN), 1.0 + MAX_GAIN)
-    cv2.convertScaleAbs(y_prev, dst=scratch, alpha=g)
-    cv2.absdiff(y, scratch, dst=scratch)
+    cv2.convertScaleAbs(y_prev, scratch, g)
+    cv2.absdiff(y, scratch, scratch)
     _times_scale(scratch)
-    cv2.boxFilter(scratch, -1, (BOX, BOX), dst=out, borderType=cv2.BORDER_REPLICATE)
+    cv2.boxFilter(scratch, -1, (BOX, BOX), out, (-1, -1), True, cv2.BORDER_REPLICATE)
     return out
 
 
@@ -108,7 +109,7 @@ def _times_scale(a: np.ndarray) -> None:
     numbers: sat(2 sat(2 a)) = sat(4 a))."""
     if SCALE & (SCALE - 1) == 0:
         for _ in range(SCALE.bit_length() - 1):
-            cv2.add(a, a, dst=a)
+            cv2.add(a, a, a)
     else:
         cv2.convertScaleAbs(a, dst=a, alpha=SCALE)
 
@@ -132,7 +133,7 @@ def noise_level(change: np.ndarray) -> float:
 
 def still(change: np.ndarray, lut: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out (uint8): still() * 255 of a picture_change() map through a still_lut()."""
-    return cv2.LUT(change, lut, dst=out)
+    return cv2.LUT(change, lut, out)
 
 
 def still_limit(lut: np.ndarray) -> int:
@@ -144,13 +145,13 @@ def still_limit(lut: np.ndarray) -> int:
 def still_mask(change: np.ndarray, limit: int, out: np.ndarray) -> np.ndarray:
     """out (uint8 0/255): 255 where still() > 0, i.e. change < still_limit() (one threshold
     over the whole map instead of a look-up: the next frame's exposure gain needs only this)."""
-    cv2.threshold(change, limit - 1, 255, cv2.THRESH_BINARY_INV, dst=out)
+    cv2.threshold(change, limit - 1, 255, cv2.THRESH_BINARY_INV, out)
     return out
 
 
 def quantise(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out (uint8): a float32 matte in [0, 1] as 0-255 (rounded)."""
-    return cv2.convertScaleAbs(matte, dst=out, alpha=255.0)
+    return cv2.convertScaleAbs(matte, out, 255.0)
 
 
 def active_box(alpha8: np.ndarray) -> Optional[Tuple[slice, slice]]:
@@ -170,13 +171,13 @@ def unsure(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def unsure_of(alpha8: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out (uint8): unsure() * 255 of a quantise()d matte."""
-    return cv2.LUT(alpha8, UNSURE_LUT, dst=out)
+    return cv2.LUT(alpha8, UNSURE_LUT, out)
 
 
 def weight_map(still8: np.ndarray, unsure8: np.ndarray, weight: float,
                out: np.ndarray) -> np.ndarray:
     """out (uint8): 255 * weight * still * unsure, the share of the previous matte."""
-    return cv2.multiply(still8, unsure8, dst=out, scale=weight / 255.0)
+    return cv2.multiply(still8, unsure8, out, weight / 255.0)
 
 
 def blend(matte: np.ndarray, previous: np.ndarray, weight8: np.ndarray,
@@ -184,9 +185,9 @@ def blend(matte: np.ndarray, previous: np.ndarray, weight8: np.ndarray,
     """In place: matte += weight8 / 255 * (previous - matte) (float32 mattes, a uint8
     weight_map(); scratch float32 of the matte's shape, `previous` itself when it is not
     needed afterwards)."""
-    cv2.subtract(previous, matte, dst=scratch)
-    cv2.multiply(scratch, weight8, dst=scratch, scale=1.0 / 255.0, dtype=cv2.CV_32F)
-    cv2.add(matte, scratch, dst=matte)
+    cv2.subtract(previous, matte, scratch)
+    cv2.multiply(scratch, weight8, scratch, 1.0 / 255.0, cv2.CV_32F)
+    cv2.add(matte, scratch, matte)
     return matte
 
 
@@ -198,7 +199,7 @@ def person_mask(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
 def person_mask_of(alpha8: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out (uint8 0/255): person_mask() of a quantise()d matte in [0, 1], the same pixels
     (quantise() is monotone and maps 0.5 to 128, the float below it to 127), from uint8."""
-    cv2.threshold(alpha8, 127, 255, cv2.THRESH_BINARY, dst=out)
+    cv2.threshold(alpha8, 127, 255, cv2.THRESH_BINARY, out)
     return out
 
 
