@@ -328,8 +328,8 @@ def full_frame_history(weight, motion, bridge):
             else:
                 s["bridged"] = 0
                 if weight > 0 and not glitch:
-                    w8 = history.weight_map(still8, history.unsure(matte, u8()), weight, u8())
-                    history.blend(matte, s["history"], w8, np.empty((H, W), np.float32))
+                    history.blend(matte, s["history"], still8, history.unsure(matte, u8()),
+                                  weight, np.empty((H, W), np.float32))
         s["history"] = matte.copy()
         s["ys"] = ([y.copy()] + s["ys"])[:T.LOOK_BACK]
         s["area"] = area

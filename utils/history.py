@@ -98,20 +98,9 @@ def picture_change(y: np.ndarray, y_prev: np.ndarray, scratch: np.ndarray, out: 
     g = min(max(g, 1.0 - MAX_GAIN), 1.0 + MAX_GAIN)
     cv2.convertScaleAbs(y_prev, scratch, g)
     cv2.absdiff(y, scratch, scratch)
-    _times_scale(scratch)
+    cv2.convertScaleAbs(scratch, scratch, SCALE)
     cv2.boxFilter(scratch, -1, (BOX, BOX), out, (-1, -1), True, cv2.BORDER_REPLICATE)
     return out
-
-
-def _times_scale(a: np.ndarray) -> None:
-    """a = min(SCALE * a, 255) in place (uint8). A power of two by saturating doublings (a
-    uint8 add is several times faster than convertScaleAbs's pass through float; the same
-    numbers: sat(2 sat(2 a)) = sat(4 a))."""
-    if SCALE & (SCALE - 1) == 0:
-        for _ in range(SCALE.bit_length() - 1):
-            cv2.add(a, a, a)
-    else:
-        cv2.convertScaleAbs(a, dst=a, alpha=SCALE)
 
 
 def noise_level(change: np.ndarray) -> float:
@@ -180,14 +169,15 @@ def weight_map(still8: np.ndarray, unsure8: np.ndarray, weight: float,
     return cv2.multiply(still8, unsure8, out, weight / 255.0)
 
 
-def blend(matte: np.ndarray, previous: np.ndarray, weight8: np.ndarray,
-          scratch: np.ndarray) -> np.ndarray:
-    """In place: matte += weight8 / 255 * (previous - matte) (float32 mattes, a uint8
-    weight_map(); scratch float32 of the matte's shape, `previous` itself when it is not
-    needed afterwards)."""
+def blend(matte: np.ndarray, previous: np.ndarray, still8: np.ndarray, unsure8: np.ndarray,
+          weight: float, scratch: np.ndarray) -> np.ndarray:
+    """In place: matte += w8 / 255 * (previous - matte), w8 the weight_map() of still8 and
+    unsure8 (written over unsure8). float32 mattes; scratch float32 of their shape,
+    `previous` itself when it is not needed afterwards."""
     cv2.subtract(previous, matte, scratch)
-    cv2.multiply(scratch, weight8, scratch, 1.0 / 255.0, cv2.CV_32F)
-    cv2.add(matte, scratch, matte)
+    w8 = weight_map(still8, unsure8, weight, unsure8)  # (the two multiplies together: one
+    cv2.multiply(scratch, w8, scratch, 1.0 / 255.0, cv2.CV_32F)  # call's code is cold once
+    cv2.add(matte, scratch, matte)  # a frame, see the top of utils/temporal.py)
     return matte
 
 

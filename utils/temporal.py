@@ -213,13 +213,7 @@ class TemporalState(object):
             return matte
         rules = history_rules
         y = self.prev_y  # this frame's (begin_frame keeps it)
-        alpha8 = rules.quantise(matte, self._alpha8)
-        # past the picture's change, the work is done in the box of the non-zero alpha:
-        # outside it nothing is blended and nobody is (rules.active_box)
-        box = rules.active_box(alpha8)
-        area = 0
-        if box is not None:
-            area = cv2.countNonZero(rules.person_mask_of(alpha8[box], self._mask[box]))
+        still_mask = None
         if self.has_history:
             change = rules.picture_change(y, self._ys[0], self._change, self._change,
                                           reference=self._reference)
@@ -238,8 +232,20 @@ class TemporalState(object):
                     self._still_limit = rules.still_limit(self._still_lut)
                     self._still_key = key
             self._frames += 1
-            lut = self._still_lut
+        alpha8 = rules.quantise(matte, self._alpha8)
+        # past the picture's change, the work is done in the box of the non-zero alpha:
+        # outside it nothing is blended and nobody is (rules.active_box)
+        box = rules.active_box(alpha8)
+        if self.has_history:
             still_mask = rules.still_mask(change, self._still_limit, self._still)
+        area = 0
+        if box is not None:
+            area = cv2.countNonZero(rules.person_mask_of(alpha8[box], self._mask[box]))
+        # what the next frame's exposure is measured against, while y and the mask are in
+        # the cache (the calls of one kind together: a call's code is cold once a frame)
+        self._reference = rules.exposure_reference(y, still_mask)
+        if self.has_history:
+            lut = self._still_lut
             glitch = False
             if rules.collapse_possible(area, self.history_area, matte.size):
                 # a rare frame: the whole person mask and still() map
@@ -268,12 +274,8 @@ class TemporalState(object):
                     # in the box any more (the history is the new matte below)
                     still8 = rules.still(change[box], lut, change[box])
                     unsure8 = rules.unsure_of(alpha8[box], alpha8[box])
-                    w8 = rules.weight_map(still8, unsure8, self.weight, unsure8)
                     previous = self.history[box]
-                    rules.blend(matte[box], previous, w8, previous)
-            self._reference = rules.exposure_reference(y, still_mask)
-        else:
-            self._reference = rules.exposure_reference(y)
+                    rules.blend(matte[box], previous, still8, unsure8, self.weight, previous)
         np.copyto(self.history, matte)
         self._keep_y()
         self.history_area = area  # of the new matte before the blend: near enough
