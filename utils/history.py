@@ -106,13 +106,14 @@ def picture_change(y: np.ndarray, y_prev: np.ndarray, scratch: np.ndarray, out: 
 def noise_level(change: np.ndarray) -> float:
     """The camera's noise in grey levels per pixel, from a picture_change() map: the
     NOISE_PERCENTILE-th percentile of a sample of its box means."""
-    sample = np.ascontiguousarray(change[::NOISE_STEP, ::NOISE_STEP])
-    counts = cv2.calcHist([sample], [0], None, [256], [0, 256])  # whole numbers
+    sample = change[::NOISE_STEP, ::NOISE_STEP].ravel()
     need = NOISE_PERCENTILE / 100.0 * sample.size
-    total = 0.0
+    total = 0
     k = 0
-    for k, n in enumerate(counts.ravel().tolist()):  # the percentile is a low value: the
-        total += n  # first few bins (numpy's cumsum and searchsorted cost more than this)
+    # the percentile is a low value: the first few bins of the histogram, added up in
+    # Python (numpy's cumsum and searchsorted cost more than that)
+    for k, n in enumerate(np.bincount(sample, minlength=256).tolist()):
+        total += n
         if total >= need:
             break
     else:
