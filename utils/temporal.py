@@ -240,7 +240,8 @@ class TemporalState(object):
             still_mask = rules.still_mask(change, self._still_limit, self._still)
         area = 0
         if box is not None:
-            area = cv2.countNonZero(rules.person_mask_of(alpha8[box], self._mask[box]))
+            alpha_box = alpha8[box]
+            area = cv2.countNonZero(rules.person_mask_of(alpha_box, self._mask[box]))
         # what the next frame's exposure is measured against, while y and the mask are in
         # the cache (the calls of one kind together: a call's code is cold once a frame)
         self._reference = rules.exposure_reference(y, still_mask)
@@ -272,8 +273,9 @@ class TemporalState(object):
                 if self.weight > 0 and not glitch and box is not None:
                     # in place: the change map, the alpha and the history are not needed
                     # in the box any more (the history is the new matte below)
-                    still8 = rules.still(change[box], lut, change[box])
-                    unsure8 = rules.unsure_of(alpha8[box], alpha8[box])
+                    change_box = change[box]
+                    still8 = rules.still(change_box, lut, change_box)
+                    unsure8 = rules.unsure_of(alpha_box, alpha_box)
                     previous = self.history[box]
                     rules.blend(matte[box], previous, still8, unsure8, self.weight, previous)
         np.copyto(self.history, matte)
