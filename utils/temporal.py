@@ -236,12 +236,14 @@ class TemporalState(object):
         # past the picture's change, the work is done in the box of the non-zero alpha:
         # outside it nothing is blended and nobody is (rules.active_box)
         box = rules.active_box(alpha8)
-        if self.has_history:
-            still_mask = rules.still_mask(change, self._still_limit, self._still)
         area = 0
         if box is not None:
+            # (the person mask in the box of the last still mask, read already and written
+            # over next: no other buffer comes into the cache)
             alpha_box = alpha8[box]
-            area = cv2.countNonZero(rules.person_mask_of(alpha_box, self._mask[box]))
+            area = cv2.countNonZero(rules.person_mask_of(alpha_box, self._still[box]))
+        if self.has_history:
+            still_mask = rules.still_mask(change, self._still_limit, self._still)
         # what the next frame's exposure is measured against, while y and the mask are in
         # the cache (the calls of one kind together: a call's code is cold once a frame)
         self._reference = rules.exposure_reference(y, still_mask)
