@@ -23,13 +23,15 @@ so it steadies what the network wavers on without holding back what moved:
   where less than LOST_MOVING of the lost area shows a changed picture, is a network glitch
   (the person did not go: the picture would have changed where they were). The caller
   bridges it with the history for a few frames, then believes it.
-Maps are uint8 (look-up tables through cv2.LUT), the blend float32; OpenCV's arguments are
-passed by position on the per-frame path (a keyword costs about a microsecond a call). What is needed over the
-whole picture is the change map and where it is still (the next frame's exposure gain, the
-noise); the rest works inside active_box(), the box of the pixels whose alpha rounds to
-non-zero: outside it unsure() is 0, so the blend leaves the matte as it is and the person
-mask is 0 (on a real clip the box is about a fifth of the matte). tools/bench/bench.py
-times the history at the matte sizes.
+Maps are uint8 (look-up tables through cv2.LUT), the blend float32, on a matte in [0, 1].
+What is needed over the whole picture is the change map and where it is still (the next
+frame's exposure gain, the noise); the rest works inside active_box(), the box of the pixels
+whose alpha rounds to non-zero: outside it unsure() is 0, so the blend leaves the matte as it
+is, and nobody is there (on the real clips the box is about a fifth of the matte). With the
+caches cold between two frames an OpenCV call costs 10-60 us whatever its size, so the calls
+are few, in place, of one kind together (TemporalState.new_matte) and take their arguments by
+position (a keyword costs about a microsecond). `python -m tools.bench.bench --history-only`
+times the history in the skill's pipeline.
 """
 from typing import Optional, Tuple
 
@@ -180,9 +182,9 @@ def blend(matte: np.ndarray, previous: np.ndarray, still8: np.ndarray, unsure8: 
     unsure8 (written over unsure8). float32 mattes; scratch float32 of their shape,
     `previous` itself when it is not needed afterwards."""
     cv2.subtract(previous, matte, scratch)
-    w8 = weight_map(still8, unsure8, weight, unsure8)  # (the two multiplies together: one
-    cv2.multiply(scratch, w8, scratch, 1.0 / 255.0, cv2.CV_32F)  # call's code is cold once
-    cv2.add(matte, scratch, matte)  # a frame, see the top of utils/temporal.py)
+    w8 = weight_map(still8, unsure8, weight, unsure8)  # (the two multiplies together:
+    cv2.multiply(scratch, w8, scratch, 1.0 / 255.0, cv2.CV_32F)  # cheaper with the caches
+    cv2.add(matte, scratch, matte)  # cold, see the top of this file)
     return matte
 
 

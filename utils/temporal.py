@@ -245,7 +245,7 @@ class TemporalState(object):
         if self.has_history:
             still_mask = rules.still_mask(change, self._still_limit, self._still)
         # what the next frame's exposure is measured against, while y and the mask are in
-        # the cache (the calls of one kind together: a call's code is cold once a frame)
+        # the cache (calls of one kind together are cheaper with the caches cold)
         self._reference = rules.exposure_reference(y, still_mask)
         if self.has_history:
             lut = self._still_lut
