@@ -253,3 +253,137 @@ def test_a_repeated_first_frame_does_not_freeze_the_noise_estimate():
         step(st, noisy(TEXTURE, 3.0, i + 1), np.zeros((H, W)))
     _, level, _ = maps(noisy(TEXTURE, 3.0, 50), noisy(TEXTURE, 3.0, 51))
     assert st.noise == pytest.approx(level, rel=0.2)
+
+
+# -- the fast paths give the rules' own numbers ------------------------------------------------
+
+def test_still_mask_is_where_still_is_non_zero():
+    change = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    for motion in (0.5, 3.0, 6.0, 15.0):
+        for noise in (0.0, 0.6, 1.3, 4.0, 40.0):
+            lut = history.still_lut(motion, noise)
+            still8 = history.still(change, lut, np.empty_like(change))
+            mask = history.still_mask(change, history.still_limit(lut), np.empty_like(change))
+            assert np.array_equal(mask, np.where(still8 > 0, 255, 0)), (motion, noise)
+
+
+def test_outside_the_active_box_nothing_is_blended_and_nobody_is():
+    m = np.zeros((H, W), np.float32)
+    m[:, :] = 0.49 / 255  # rounds to 0: no weight, no person
+    m[20:30, 40:47] = rng.uniform(0, 1, (10, 7))
+    m[25, 60] = 0.51 / 255
+    a8 = history.quantise(m, np.empty((H, W), np.uint8))
+    rows, cols = history.active_box(a8)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (20, 30, 40, 61)
+    outside = np.ones((H, W), bool)
+    outside[rows, cols] = False
+    assert not history.unsure(m, np.empty((H, W), np.uint8))[outside].any()
+    assert not history.person_mask(m, np.empty((H, W), np.uint8))[outside].any()
+    assert history.active_box(np.zeros((H, W), np.uint8)) is None
+
+
+def test_the_noise_level_is_the_percentile_of_the_sample():
+    for seed in range(5):
+        r = np.random.RandomState(seed)
+        change = np.clip(r.gamma(1.5 + seed, 4.0, (H, W)), 0, 255).astype(np.uint8)
+        sample = change[::history.NOISE_STEP, ::history.NOISE_STEP].ravel()
+        k = int(np.ceil(np.percentile(sample, history.NOISE_PERCENTILE, method="inverted_cdf")))
+        assert history.noise_level(change) == k / float(history.SCALE)
+
+
+def full_frame_history(weight, motion, bridge):
+    """The history's rules on whole frames, as they read (a still() map for the exposure
+    gain, every map over the whole matte, the Y planes copied): new_matte must give the
+    same numbers, bit for bit."""
+    from utils import temporal as T
+    s = {"history": None, "area": 0, "ys": [], "frames": 0, "noise": None, "bridged": 0,
+         "still": np.empty((H, W), np.uint8), "lut": np.empty(256, np.uint8)}
+    u8 = lambda: np.empty((H, W), np.uint8)  # noqa: E731
+
+    def new_matte(y, matte):
+        mask = history.person_mask(matte, u8())
+        area = int(np.count_nonzero(mask))
+        if s["history"] is not None:
+            change = history.picture_change(y, s["ys"][0], u8(), u8(),
+                                            s["still"] if s["frames"] else None)
+            if s["frames"] % T.NOISE_EVERY == 0:
+                level = history.noise_level(change)
+                if s["noise"] is None:
+                    s["noise"] = min(level, T.NOISE_START)
+                else:
+                    cap = 2.0 * max(s["noise"], history.NOISE_FLOOR)
+                    s["noise"] += T.NOISE_RATE * (min(level, cap) - s["noise"])
+                history.still_lut(motion, s["noise"], s["lut"])
+            s["frames"] += 1
+            still8 = history.still(change, s["lut"], s["still"])
+            glitch = history.collapse(mask, area, s["history"], s["area"], still8, u8())[0]
+            if glitch and len(s["ys"]) == T.LOOK_BACK:
+                old = history.still(history.picture_change(y, s["ys"][-1], u8(), u8()),
+                                    s["lut"], u8())
+                glitch = history.collapse(mask, area, s["history"], s["area"], old, u8())[0]
+            if glitch and s["bridged"] < bridge:
+                np.maximum(matte, s["history"], out=matte)
+                area = s["area"]
+                s["bridged"] += 1
+            else:
+                s["bridged"] = 0
+                if weight > 0 and not glitch:
+                    history.blend(matte, s["history"], still8, history.unsure(matte, u8()),
+                                  weight, np.empty((H, W), np.float32))
+        s["history"] = matte.copy()
+        s["ys"] = ([y.copy()] + s["ys"])[:T.LOOK_BACK]
+        s["area"] = area
+        return matte
+    return new_matte
+
+
+@pytest.mark.parametrize("weight,motion,bridge", [(0.95, 6.0, 3), (0.8, 3.0, 1), (0.5, 12.0, 0)])
+def test_new_matte_gives_the_full_frame_rules_numbers(weight, motion, bridge):
+    st = TemporalState(W, H, history=weight, history_motion=motion, history_bridge=bridge,
+                       scene_cut=0)
+    ref = full_frame_history(weight, motion, bridge)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    room = noisy(TEXTURE, 0.0, 0)
+    for i in range(40):
+        cx = 30 + (i if i < 12 else 12) * 1.5  # walks in, then stands
+        person = ((xx - cx) / 9.0) ** 2 + ((yy - 40) / 22.0) ** 2 < 1.0
+        picture = np.where(person, 200, room).astype(np.uint8)
+        y = noisy(picture, 1.5 + (i % 3), 100 + i)
+        soft = np.clip((1.2 - (((xx - cx) / 9.0) ** 2 + ((yy - 40) / 22.0) ** 2)) * 2.5, 0, 1)
+        matte = np.clip(soft + np.random.RandomState(i).normal(0, 0.03, (H, W)), 0, 1)
+        matte[matte < 0.05] = 0.0
+        if i in (20, 21, 30):
+            matte[:] = 0.0  # the network loses the person on a still picture
+        if i == 34:
+            matte[:] = 0.0015  # nothing rounds to a level: no box at all
+        shown = step(st, y, matte)
+        expected = ref(y, matte.astype(np.float32).copy())
+        assert np.array_equal(shown, expected), i
+    assert np.array_equal(st.history_y, y)
+
+
+def test_the_y_planes_follow_the_frames_whatever_happens_between():
+    st = TemporalState(W, H, history=0.9)
+    planes = [noisy(TEXTURE, 2.0, i) for i in range(6)]
+    step(st, planes[0], person_matte())
+    step(st, planes[1], person_matte())
+    st.begin_frame((640, 360), planes[2])  # inference failed: no matte this frame
+    st.inference_failed()
+    assert np.array_equal(st.prev_y, planes[2]) and np.array_equal(st.history_y, planes[1])
+    for i in (3, 4, 5):
+        step(st, planes[i], person_matte())
+    assert [np.array_equal(a, b) for a, b in zip(st._ys, planes[5:2:-1])] == [True] * 3
+    assert len(set(id(a) for a in st._ys + [st.prev_y])) == 3  # prev_y is the history's
+    assert st.begin_frame((640, 360), (255 - planes[5]).astype(np.uint8)) == "scene cut"
+    assert np.array_equal(st.history_y, planes[5])  # (forgotten, but not overwritten)
+
+
+def test_the_person_mask_of_the_quantised_matte_is_the_person_mask():
+    half = np.float32(0.5)
+    m = rng.uniform(0, 1, (H, W)).astype(np.float32)
+    m[0, :6] = [np.nextafter(half, np.float32(0)), half, np.nextafter(half, np.float32(1)),
+                0.0, 1.0, np.nan]
+    a8 = history.quantise(m, np.empty((H, W), np.uint8))
+    assert list(a8[0, :3]) == [127, 128, 128]
+    assert np.array_equal(history.person_mask_of(a8, np.empty((H, W), np.uint8)),
+                          history.person_mask(m, np.empty((H, W), np.uint8)))

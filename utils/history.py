@@ -23,8 +23,15 @@ so it steadies what the network wavers on without holding back what moved:
   where less than LOST_MOVING of the lost area shows a changed picture, is a network glitch
   (the person did not go: the picture would have changed where they were). The caller
   bridges it with the history for a few frames, then believes it.
-Maps are uint8 (look-up tables through cv2.LUT), the blend float32: a dozen OpenCV calls on
-the matte (tools/bench/bench.py times them at the matte sizes).
+Maps are uint8 (look-up tables through cv2.LUT), the blend float32, on a matte in [0, 1].
+What is needed over the whole picture is the change map and where it is still (the next
+frame's exposure gain, the noise); the rest works inside active_box(), the box of the pixels
+whose alpha rounds to non-zero: outside it unsure() is 0, so the blend leaves the matte as it
+is, and nobody is there (on the real clips the box is about a fifth of the matte). With the
+caches cold between two frames an OpenCV call costs 10-60 us whatever its size, so the calls
+are few, in place, of one kind together (TemporalState.new_matte) and take their arguments by
+position (a keyword costs about a microsecond). `python -m tools.bench.bench --history-only`
+times the history in the skill's pipeline.
 """
 from typing import Optional, Tuple
 
@@ -50,6 +57,7 @@ def _entropy_lut() -> np.ndarray:
 
 
 UNSURE_LUT = _entropy_lut()
+_LEVELS = np.arange(256, dtype=np.float32)
 
 
 def still_lut(motion: float, noise: float, out: np.ndarray = None) -> np.ndarray:
@@ -58,7 +66,7 @@ def still_lut(motion: float, noise: float, out: np.ndarray = None) -> np.ndarray
     linearly to 0 at `motion` (> 0) noise levels (`noise` at least NOISE_FLOOR)."""
     unit = max(float(noise), NOISE_FLOOR) * SCALE
     lo, hi = 0.5 * motion * unit, float(motion) * unit
-    s = np.clip((hi - np.arange(256, dtype=np.float32)) / (hi - lo), 0.0, 1.0)
+    s = np.clip((hi - _LEVELS) / (hi - lo), 0.0, 1.0)
     if out is None:
         out = np.empty(256, np.uint8)
     np.multiply(s, 255.0, out=s)
@@ -68,22 +76,36 @@ def still_lut(motion: float, noise: float, out: np.ndarray = None) -> np.ndarray
     return out
 
 
-def picture_change(y: np.ndarray, y_prev: np.ndarray, scratch: np.ndarray, out: np.ndarray,
-                   still_prev: Optional[np.ndarray] = None) -> np.ndarray:
-    """out (uint8, the matte size): the mean over a BOX x BOX window of |y - g * y_prev| in
-    1/SCALE grey levels. g is the exposure change: the ratio of the mean Y where the picture
-    was still the last time (`still_prev`, a still() map, when at least a tenth of it is
-    non-zero; a person coming or going moves the whole picture's mean too), else of the
-    whole picture, within 1 +- MAX_GAIN. y, y_prev, scratch: uint8."""
+def exposure_reference(y_prev: np.ndarray,
+                       still_prev: Optional[np.ndarray] = None) -> Tuple[Optional[np.ndarray], float]:
+    """What the next frame's exposure change is measured against: (mask, mean of y_prev
+    there). The mask is `still_prev` (non-zero where the picture was still: a still_mask()
+    or a still() map) when at least a tenth of it is non-zero (a person coming or going
+    moves the whole picture's mean too), else None (the whole picture)."""
     mask = still_prev if still_prev is not None and \
         cv2.countNonZero(still_prev) >= 0.1 * still_prev.size else None
-    m_prev = cv2.mean(y_prev, mask=mask)[0]
-    g = cv2.mean(y, mask=mask)[0] / m_prev if m_prev >= 1.0 else 1.0
+    return mask, cv2.mean(y_prev, mask)[0]
+
+
+def picture_change(y: np.ndarray, y_prev: np.ndarray, scratch: np.ndarray, out: np.ndarray,
+                   still_prev: Optional[np.ndarray] = None,
+                   reference: Optional[Tuple[Optional[np.ndarray], float]] = None) -> np.ndarray:
+    """out (uint8, the matte size; may be scratch): the mean over a BOX x BOX window of
+    |y - g * y_prev| in 1/SCALE grey levels. g is the exposure change: the ratio of the mean
+    Y where the picture was still the last time to that of y_prev there (`reference`, an
+    exposure_reference(y_prev, still_prev), made here when not given), within
+    1 +- MAX_GAIN. y, y_prev, scratch: uint8."""
+    mask, m_prev = exposure_reference(y_prev, still_prev) if reference is None else reference
+    g = cv2.mean(y, mask)[0] / m_prev if m_prev >= 1.0 else 1.0
     g = min(max(g, 1.0 - MAX_GAIN), 1.0 + MAX_GAIN)
-    cv2.convertScaleAbs(y_prev, dst=scratch, alpha=g)
-    cv2.absdiff(y, scratch, dst=scratch)
-    cv2.convertScaleAbs(scratch, dst=scratch, alpha=SCALE)
-    cv2.boxFilter(scratch, -1, (BOX, BOX), dst=out, borderType=cv2.BORDER_REPLICATE)
+    cv2.convertScaleAbs(y_prev, scratch, g)
+    cv2.absdiff(y, scratch, scratch)
+    if SCALE == 4:  # two saturating doublings: the same numbers, a uint8 add is cheaper
+        cv2.add(scratch, scratch, scratch)
+        cv2.add(scratch, scratch, scratch)
+    else:
+        cv2.convertScaleAbs(scratch, scratch, SCALE)
+    cv2.boxFilter(scratch, -1, (BOX, BOX), out, (-1, -1), True, cv2.BORDER_REPLICATE)
     return out
 
 
@@ -91,35 +113,78 @@ def noise_level(change: np.ndarray) -> float:
     """The camera's noise in grey levels per pixel, from a picture_change() map: the
     NOISE_PERCENTILE-th percentile of a sample of its box means."""
     sample = change[::NOISE_STEP, ::NOISE_STEP].ravel()
-    counts = np.bincount(sample, minlength=256)
-    k = np.searchsorted(np.cumsum(counts), NOISE_PERCENTILE / 100.0 * sample.size)
+    need = NOISE_PERCENTILE / 100.0 * sample.size
+    total = 0
+    k = 0
+    # the percentile is a low value: the first few bins of the histogram, added up in
+    # Python (numpy's cumsum and searchsorted cost more than that)
+    for k, n in enumerate(np.bincount(sample, minlength=256).tolist()):
+        total += n
+        if total >= need:
+            break
+    else:
+        k = 256
     return float(k) / SCALE
 
 
 def still(change: np.ndarray, lut: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out (uint8): still() * 255 of a picture_change() map through a still_lut()."""
-    return cv2.LUT(change, lut, dst=out)
+    return cv2.LUT(change, lut, out)
+
+
+def still_limit(lut: np.ndarray) -> int:
+    """The change from which a still_lut() is 0: still() > 0 exactly below it (the table
+    does not increase, so its non-zero entries come first)."""
+    return int(np.count_nonzero(lut))
+
+
+def still_mask(change: np.ndarray, limit: int, out: np.ndarray) -> np.ndarray:
+    """out (uint8 0/255): 255 where still() > 0, i.e. change < still_limit() (one threshold
+    over the whole map instead of a look-up: the next frame's exposure gain needs only this)."""
+    cv2.threshold(change, limit - 1, 255, cv2.THRESH_BINARY_INV, out)
+    return out
+
+
+def quantise(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out (uint8): a float32 matte in [0, 1] as 0-255 (rounded)."""
+    return cv2.convertScaleAbs(matte, out, 255.0)
+
+
+def active_box(alpha8: np.ndarray) -> Optional[Tuple[slice, slice]]:
+    """(rows, columns): the smallest box holding every non-zero pixel of a quantise()d matte,
+    None when there is none. Outside it unsure() is 0 (the blend keeps the new matte) and
+    alpha < 0.5 (no person)."""
+    x, y, w, h = cv2.boundingRect(alpha8)
+    if not w:
+        return None
+    return slice(y, y + h), slice(x, x + w)
 
 
 def unsure(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out (uint8): unsure() * 255 of a float32 matte in [0, 1]."""
-    cv2.convertScaleAbs(matte, dst=out, alpha=255.0)
-    return cv2.LUT(out, UNSURE_LUT, dst=out)
+    return unsure_of(quantise(matte, out), out)
+
+
+def unsure_of(alpha8: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out (uint8): unsure() * 255 of a quantise()d matte."""
+    return cv2.LUT(alpha8, UNSURE_LUT, out)
 
 
 def weight_map(still8: np.ndarray, unsure8: np.ndarray, weight: float,
                out: np.ndarray) -> np.ndarray:
     """out (uint8): 255 * weight * still * unsure, the share of the previous matte."""
-    return cv2.multiply(still8, unsure8, dst=out, scale=weight / 255.0)
+    return cv2.multiply(still8, unsure8, out, weight / 255.0)
 
 
-def blend(matte: np.ndarray, previous: np.ndarray, weight8: np.ndarray,
-          scratch: np.ndarray) -> np.ndarray:
-    """In place: matte += weight8 / 255 * (previous - matte) (float32 mattes, a uint8
-    weight_map(); scratch float32 of the matte's shape)."""
-    cv2.subtract(previous, matte, dst=scratch)
-    cv2.multiply(scratch, weight8, dst=scratch, scale=1.0 / 255.0, dtype=cv2.CV_32F)
-    cv2.add(matte, scratch, dst=matte)
+def blend(matte: np.ndarray, previous: np.ndarray, still8: np.ndarray, unsure8: np.ndarray,
+          weight: float, scratch: np.ndarray) -> np.ndarray:
+    """In place: matte += w8 / 255 * (previous - matte), w8 the weight_map() of still8 and
+    unsure8 (written over unsure8). float32 mattes; scratch float32 of their shape,
+    `previous` itself when it is not needed afterwards."""
+    cv2.subtract(previous, matte, scratch)
+    w8 = weight_map(still8, unsure8, weight, unsure8)  # (the two multiplies together:
+    cv2.multiply(scratch, w8, scratch, 1.0 / 255.0, cv2.CV_32F)  # cheaper with the caches
+    cv2.add(matte, scratch, matte)  # cold, see the top of this file)
     return matte
 
 
@@ -128,15 +193,29 @@ def person_mask(matte: np.ndarray, out: np.ndarray) -> np.ndarray:
     return cv2.compare(matte, 0.5, cv2.CMP_GE, dst=out)
 
 
+def person_mask_of(alpha8: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out (uint8 0/255): person_mask() of a quantise()d matte in [0, 1], the same pixels
+    (quantise() is monotone and maps 0.5 to 128, the float below it to 127), from uint8."""
+    cv2.threshold(alpha8, 127, 255, cv2.THRESH_BINARY, out)
+    return out
+
+
+def collapse_possible(area: int, history_area: int, size: int) -> bool:
+    """Whether collapse() can find a glitch: the person area (of a matte of `size` pixels)
+    fell below COLLAPSE of the history's, which was at least MIN_AREA of the matte. Only then
+    are the maps it reads (the whole person mask and still() map) needed."""
+    return history_area >= MIN_AREA * size and area < COLLAPSE * history_area
+
+
 def collapse(mask: np.ndarray, area: int, history: np.ndarray, history_area: int,
              still8: np.ndarray, scratch: np.ndarray) -> Tuple[bool, float]:
     """(glitch, share of the lost area that moved) of this frame's person mask (uint8 0/255,
     `area` pixels set) against the history's matte (float32; `history_area` pixels >= 0.5)
     and the still() map: glitch when the person area fell below COLLAPSE of the history's
-    (at least MIN_AREA of the matte) and less than LOST_MOVING of the area lost shows a
-    changed picture. scratch: uint8 of the mask's shape. The history's mask is made only
-    for a collapse (a rare frame)."""
-    if history_area < MIN_AREA * mask.size or area >= COLLAPSE * history_area:
+    (at least MIN_AREA of the matte, collapse_possible()) and less than LOST_MOVING of the
+    area lost shows a changed picture. scratch: uint8 of the mask's shape. The history's
+    mask is made only for a collapse (a rare frame)."""
+    if not collapse_possible(area, history_area, mask.size):
         return False, 0.0
     lost = person_mask(history, scratch)
     cv2.subtract(lost, mask, dst=lost)  # in the history's person, not in this frame's

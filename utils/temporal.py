@@ -106,6 +106,8 @@ class TemporalState(object):
         if self.motion <= 0:
             raise ValueError("history_motion must be > 0, got %r" % (history_motion,))
         self._still_lut = np.empty(256, np.uint8)
+        self._still_limit = 0
+        self._still_key = None  # what _still_lut was made for
         self.prior = np.zeros((self.height, self.width), np.float32)
         self.has_prior = False
         self.frame_size: Optional[Tuple[int, int]] = None
@@ -122,18 +124,22 @@ class TemporalState(object):
         plane start again)."""
         shape = (int(height), int(width))
         self.history = np.zeros(shape, np.float32)  # the last matte shown
-        # the Y planes of the last LOOK_BACK frames, newest first: [0] the history's
+        # the Y planes of the last LOOK_BACK frames, newest first: [0] the history's. The
+        # planes are not copied but passed round: begin_frame writes this frame's into a
+        # free buffer (prev_y), new_matte keeps that buffer and frees the oldest
         self._ys = [np.zeros(shape, np.uint8) for _ in range(LOOK_BACK)]
+        self._y_free = np.zeros(shape, np.uint8)
+        self._y_kept = False  # prev_y is _ys[0] (new_matte kept it): begin_frame writes elsewhere
         self._y_count = 0
         self.history_area = 0  # its person area (pixels of alpha >= 0.5)
         self.prev_y = np.zeros(shape, np.uint8)  # the last frame's Y plane (scene cuts)
-        self._change = np.empty(shape, np.uint8)
+        self._change = np.empty(shape, np.uint8)  # the picture's change (in place)
         self._older = np.empty(shape, np.uint8)
-        self._still = np.empty(shape, np.uint8)
-        self._unsure = np.empty(shape, np.uint8)
+        self._still = np.empty(shape, np.uint8)  # where it was still (rules.still_mask)
+        self._still8 = np.empty(shape, np.uint8)
+        self._alpha8 = np.empty(shape, np.uint8)
         self._mask = np.empty(shape, np.uint8)
         self._scratch8 = np.empty(shape, np.uint8)
-        self._scratch = np.empty(shape, np.float32)
         self.has_prev_y = False
         self._forget_history()
 
@@ -146,6 +152,9 @@ class TemporalState(object):
         self.has_history = False
         self._y_count = 0
         self._frames = 0  # frames blended since the history started
+        # the next frame's exposure change is measured against (rules.exposure_reference,
+        # made at the end of a frame, when its planes are still in the cache)
+        self._reference = None
         self.noise = None  # the camera's noise (grey levels), measured again from here
         self.bridged = 0  # frames bridged in a row
 
@@ -169,6 +178,9 @@ class TemporalState(object):
             if self.scene_cut > 0 and diff > self.scene_cut:
                 reason = "scene cut"
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
+        if self._y_kept:  # the last plane is the history's now: this one goes elsewhere
+            self.prev_y, self._y_free = self._y_free, None
+            self._y_kept = False
         np.copyto(self.prev_y, small_y)
         self.has_prev_y = True
         return None if reason is None else self.reset(reason)
@@ -199,35 +211,59 @@ class TemporalState(object):
         then kept as the history. Returns `matte`."""
         if self.weight <= 0 and self.bridge <= 0:
             return matte
+        rules = history_rules
         y = self.prev_y  # this frame's (begin_frame keeps it)
-        area = cv2.countNonZero(history_rules.person_mask(matte, self._mask))
+        still_mask = None
         if self.has_history:
-            change = history_rules.picture_change(y, self._ys[0], self._scratch8, self._change,
-                                                  self._still if self._frames else None)
+            change = rules.picture_change(y, self._ys[0], self._change, self._change,
+                                          reference=self._reference)
             if self._frames % NOISE_EVERY == 0:
                 # a camera's noise changes slowly (measured every NOISE_EVERY frames); a
                 # frame full of motion (or a repeated frame) moves the estimate little
-                level = history_rules.noise_level(change)
+                level = rules.noise_level(change)
                 if self.noise is None:
                     self.noise = min(level, NOISE_START)
                 else:  # one measure moves it by at most NOISE_RATE of itself upwards
-                    cap = 2.0 * max(self.noise, history_rules.NOISE_FLOOR)
+                    cap = 2.0 * max(self.noise, rules.NOISE_FLOOR)
                     self.noise += NOISE_RATE * (min(level, cap) - self.noise)
-                history_rules.still_lut(self.motion, self.noise, self._still_lut)
+                key = (self.motion, max(self.noise, rules.NOISE_FLOOR))
+                if key != self._still_key:  # (a clean camera's noise sits at the floor)
+                    rules.still_lut(self.motion, self.noise, self._still_lut)
+                    self._still_limit = rules.still_limit(self._still_lut)
+                    self._still_key = key
             self._frames += 1
+        alpha8 = rules.quantise(matte, self._alpha8)
+        # past the picture's change, the work is done in the box of the non-zero alpha:
+        # outside it nothing is blended and nobody is (rules.active_box)
+        box = rules.active_box(alpha8)
+        area = 0
+        if box is not None:
+            # (the person mask in the box of the last still mask, read already and written
+            # over next: no other buffer comes into the cache)
+            alpha_box = alpha8[box]
+            area = cv2.countNonZero(rules.person_mask_of(alpha_box, self._still[box]))
+        if self.has_history:
+            still_mask = rules.still_mask(change, self._still_limit, self._still)
+        # what the next frame's exposure is measured against, while y and the mask are in
+        # the cache (calls of one kind together are cheaper with the caches cold)
+        self._reference = rules.exposure_reference(y, still_mask)
+        if self.has_history:
             lut = self._still_lut
-            still8 = history_rules.still(change, lut, self._still)
-            glitch = history_rules.collapse(self._mask, area, self.history, self.history_area,
-                                            still8, self._scratch8)[0]
-            if glitch and self._y_count == LOOK_BACK:
-                # a network that lags behind the picture (its prior) loses a person who left
-                # a frame or two after the picture did: the lost area must also look as it
-                # did LOOK_BACK frames ago
-                old = history_rules.picture_change(y, self._ys[-1], self._scratch8,
-                                                   self._older)
-                history_rules.still(old, lut, old)
-                glitch = history_rules.collapse(self._mask, area, self.history,
-                                                self.history_area, old, self._scratch8)[0]
+            glitch = False
+            if rules.collapse_possible(area, self.history_area, matte.size):
+                # a rare frame: the whole person mask and still() map
+                mask = rules.person_mask(matte, self._mask)
+                still8 = rules.still(change, lut, self._still8)
+                glitch = rules.collapse(mask, area, self.history, self.history_area,
+                                        still8, self._scratch8)[0]
+                if glitch and self._y_count == LOOK_BACK:
+                    # a network that lags behind the picture (its prior) loses a person who
+                    # left a frame or two after the picture did: the lost area must also look
+                    # as it did LOOK_BACK frames ago
+                    old = rules.picture_change(y, self._ys[-1], self._scratch8, self._older)
+                    rules.still(old, lut, old)
+                    glitch = rules.collapse(mask, area, self.history, self.history_area, old,
+                                            self._scratch8)[0]
             if glitch and self.bridged < self.bridge:
                 np.maximum(matte, self.history, out=matte)
                 area = self.history_area
@@ -236,14 +272,27 @@ class TemporalState(object):
                 self.bridged = 0
                 # a collapse not bridged (history_bridge 0, or its frames spent) is believed
                 # as it is: a blend would hold the person for several frames more
-                if self.weight > 0 and not glitch:
-                    unsure8 = history_rules.unsure(matte, self._unsure)
-                    w8 = history_rules.weight_map(still8, unsure8, self.weight, self._unsure)
-                    history_rules.blend(matte, self.history, w8, self._scratch)
+                if self.weight > 0 and not glitch and box is not None:
+                    # in place: the change map, the alpha and the history are not needed
+                    # in the box any more (the history is the new matte below)
+                    change_box = change[box]
+                    still8 = rules.still(change_box, lut, change_box)
+                    unsure8 = rules.unsure_of(alpha_box, alpha_box)
+                    previous = self.history[box]
+                    rules.blend(matte[box], previous, still8, unsure8, self.weight, previous)
         np.copyto(self.history, matte)
-        self._ys.insert(0, self._ys.pop())  # the oldest buffer becomes the newest
-        np.copyto(self._ys[0], y)
-        self._y_count = min(self._y_count + 1, LOOK_BACK)
+        self._keep_y()
         self.history_area = area  # of the new matte before the blend: near enough
         self.has_history = True
         return matte
+
+    def _keep_y(self) -> None:
+        """This frame's Y plane (prev_y) becomes the history's, _ys[0]; the oldest is freed."""
+        if self._y_kept:  # a second matte for one frame: the plane is kept already
+            self._ys.insert(0, self._ys.pop())
+            np.copyto(self._ys[0], self.prev_y)
+        else:
+            self._y_free = self._ys.pop()
+            self._ys.insert(0, self.prev_y)
+            self._y_kept = True
+        self._y_count = min(self._y_count + 1, LOOK_BACK)
