@@ -341,24 +341,23 @@ def test_settle_holds_a_roi_within_its_dead_band():
 def test_a_body_larger_than_its_square_view_must_be_sure_to_be_followed():
     stats = {"calls": {"detector": 0, "segmenter": 0}, "ms": {"detector": 0.0, "segmenter": 0.0},
              "events": []}
-    tall = (60, 20, 150, 350)  # 330 of 360 rows: a body ROI of 1.25 x 330 > the 360 px square
-    small = (60, 150, 100, 270)
-    p, _, _ = stage()
+    person = (60, 120, 120, 300)  # body ROI 1.25 x 180 = 225 px; the squares are 360 px
     fits = {}
-    for name, box in (("tall", tall), ("small", small)):
+    for reach in (1.0, 4.0):  # 4: the detector guesses a body 4 x 225 = 900 px > 2 x 360
+        p, _, _ = stage(detector=FakeDetector(reach=reach))
         for view in (0, 1):
             p.tracks.view = view
-            dets, fit = p._detect(scene(W, H, [box]), W, H, stats)
-            fits[name, view] = fit.tolist()
-    assert fits == {("tall", 0): [True], ("tall", 1): [False], ("small", 0): [True],
-                    ("small", 1): [True]}
+            dets, fit = p._detect(scene(W, H, [person]), W, H, stats)
+            fits[reach, view] = fit.tolist()
+    assert fits == {(1.0, 0): [True], (1.0, 1): [True], (4.0, 0): [True], (4.0, 1): [False]}
     # the square view's guess is followed only from presence GUESS_PRESENCE (0.9) up
     for presence, followed in ((0.7, 0), (0.95, 1)):
-        p, _, _ = stage(segmenter=FakeSegmenter(presence=presence))
+        p, _, _ = stage(detector=FakeDetector(reach=4.0),
+                        segmenter=FakeSegmenter(presence=presence))
         p.tracks.view, p.tracks.fresh = 1, False  # the left square's turn
-        r, _ = run(p, [tall])
+        r, _ = run(p, [person])
         assert r.people == followed, presence
-    p, _, _ = stage(segmenter=FakeSegmenter(presence=0.7))
+    p, _, _ = stage(detector=FakeDetector(reach=4.0), segmenter=FakeSegmenter(presence=0.7))
     p.tracks.fresh = False  # the whole frame's turn: its detection needs only 0.5
-    r, _ = run(p, [tall])
+    r, _ = run(p, [person])
     assert r.people == 1

@@ -14,10 +14,15 @@ Per frame (People.run):
    that finds such people only now and then. Below `track_presence` the person is unsure:
    the detector looks again, a detection of that person scoring REANCHOR_SCORE gives it the
    detection's ROI, its own landmarks do not move the ROI (an occluded person's shrink it
-   onto the head), and after MAX_UNSURE unsure frames in a row it is dropped. A kept
-   person's mask is pasted into the matte (maximum over people) and its next ROI comes
-   from the refined landmarks 33 and 34 (person_roi.landmarks_roi), as MediaPipe's pose
-   tracking does.
+   onto the head), and after MAX_UNSURE unsure frames in a row it is dropped. A person
+   whose face landmarks are in the frame but off its own mask (face_on_mask) is not there
+   and is dropped: a crop that reaches past the frame's edge is filled with the edge's
+   pixels, and in their streaks the landmark model sees a face, sure of it, after the
+   person has gone. A kept person's mask is pasted into the matte (maximum over people) and
+   its next ROI comes from the refined landmarks 33 and 34 (person_roi.landmarks_roi), as
+   MediaPipe's pose tracking does, held while it is within a dead band of the last one
+   (person_roi.settle: the crop of someone standing still does not jitter with the
+   landmarks).
 3. A track that drops (or is unsure) sends the detector to look again in the same frame,
    once, so a person the tracker lost is found again without a frame of empty matte.
 4. A detection is a followed person when its box (around the head) holds that person's
@@ -29,6 +34,10 @@ every `detect_interval` frames while fewer than `max_people` are followed. A pas
 someone new looks at the other views in the same frame too (people come in groups: a
 newcomer's neighbours do not wait for their view's turn), and so does the first pass after
 the start or a scene cut (a new scene's people are found on its first frame).
+
+A detection in a square view whose body is over twice that view's size (person_crop.fits_view)
+becomes a track only if the segmenter is sure of it (presence GUESS_PRESENCE): from a piece
+of someone at the view's edge the detector guesses a body across the frame.
 
 Why the views: the detector finds a person by the head. In a 16:9 frame letterboxed to 224
 a person at 0.45 of the frame height has a face of a few pixels; a square of the frame's
