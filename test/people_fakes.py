@@ -5,7 +5,8 @@ model, so the person stage's geometry (letterbox, views, crops, paste-back, land
 ROI) is exercised for real. A 'person' is a bright rectangle in a dark frame (scene()).
 - FakeDetector: per bright blob of its 224x224 input, one detection: the box is the blob's
   top (the head), keypoint 0 the blob's centre (hips), keypoint 1 its top centre (the size
-  and rotation point; `reach` moves it further up: a body guessed larger than the blob), encoded on the anchor nearest the box centre as the network would.
+  and rotation point; `reach` moves it further up: a body guessed larger than the blob),
+  encoded on the anchor nearest the box centre as the network would.
 - FakeSegmenter: alpha = 1 on the bright pixels of the crop; presence = 1 when the crop holds
   a bright blob (`presence` overrides: a float, or a list consumed per call); landmarks 0
   (nose) near the blob's top, 33 at its centre and 34 at its top; heatmaps say nothing.

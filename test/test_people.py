@@ -336,6 +336,10 @@ def test_settle_holds_a_roi_within_its_dead_band():
     assert pr.settle(a, grown, w, h) is grown
     turned = a._replace(rotation=0.04)
     assert pr.settle(a, turned, w, h) is turned
+    # crossing the frame's left or right edge the ROI follows the landmarks: someone leaving
+    edge = a._replace(x_center=0.1)
+    near = edge._replace(x_center=0.1 + 2 / 640.0)
+    assert pr.settle(edge, near, w, h) is near
 
 
 def test_a_body_larger_than_its_square_view_must_be_sure_to_be_followed():

@@ -95,13 +95,17 @@ def settle(previous: Roi, new: Roi, frame_w: int, frame_h: int, shift: float = H
     by a pixel or two from frame to frame; a crop that follows them moves the whole matte's
     edge with them. Held, the crop is the same and so is the matte where the picture is;
     the body still fills the ROI (it has a quarter of margin), and a person who moves by
-    more than the band is followed at once (a dead band, not a low-pass filter: no lag)."""
+    more than the band is followed at once (a dead band, not a low-pass filter: no lag).
+    An ROI across the frame's left or right edge always follows: someone leaving is cut by
+    the edge, and a held crop cost the walk suite's leaving phase 0.021 IoU (0.818 -> 0.797)."""
     side = max(previous.width * frame_w, previous.height * frame_h, 1e-6)
     new_side = max(new.width * frame_w, new.height * frame_h)
     dx = (new.x_center - previous.x_center) * frame_w
     dy = (new.y_center - previous.y_center) * frame_h
     turned = abs(normalize_radians(new.rotation - previous.rotation))
-    if dx * dx + dy * dy < (shift * side) ** 2 and abs(new_side - side) < grow * side \
+    half = 0.5 * max(previous.width, new.width)
+    inside = half <= new.x_center <= 1.0 - half  # not crossing the left or right edge
+    if inside and dx * dx + dy * dy < (shift * side) ** 2 and abs(new_side - side) < grow * side \
             and turned < turn:
         return previous
     return new
