@@ -5,7 +5,8 @@ model, so the person stage's geometry (letterbox, views, crops, paste-back, land
 ROI) is exercised for real. A 'person' is a bright rectangle in a dark frame (scene()).
 - FakeDetector: per bright blob of its 224x224 input, one detection: the box is the blob's
   top (the head), keypoint 0 the blob's centre (hips), keypoint 1 its top centre (the size
-  and rotation point), encoded on the anchor nearest the box centre as the network would.
+  and rotation point; `reach` moves it further up: a body guessed larger than the blob),
+  encoded on the anchor nearest the box centre as the network would.
 - FakeSegmenter: alpha = 1 on the bright pixels of the crop; presence = 1 when the crop holds
   a bright blob (`presence` overrides: a float, or a list consumed per call); landmarks 0
   (nose) near the blob's top, 33 at its centre and 34 at its top; heatmaps say nothing.
@@ -71,9 +72,10 @@ class _Scripted(object):
 class FakeDetector(_Scripted):
     size = 224
 
-    def __init__(self, script=None, score=4.0):
+    def __init__(self, script=None, score=4.0, reach=1.0):
         _Scripted.__init__(self, script)
         self.logit = score  # the logit of every detection (4.0: score 0.98)
+        self.reach = reach  # keypoint 1 this many times the blob's half height above its centre
 
     def infer(self, inputs):
         action, y = self._picture(inputs)
@@ -91,7 +93,7 @@ class FakeDetector(_Scripted):
             size = 0.35 * bh
             boxes[k, :4] = [head[0] - a[0], head[1] - a[1], size, size]
             boxes[k, 4:6] = [cx - a[0], cy - a[1]]  # keypoint 0: the centre
-            boxes[k, 6:8] = [cx - a[0], y0 - a[1]]  # keypoint 1: the top
+            boxes[k, 6:8] = [cx - a[0], cy + self.reach * (y0 - cy) - a[1]]  # 1: the top
             logits[k] = self.logit
         out = [boxes.reshape(-1), logits]
         if action == "short":

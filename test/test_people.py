@@ -259,3 +259,109 @@ def test_a_person_unsure_for_too_long_is_dropped():
         r, _ = run(p, [PERSON])
         kept += r.people
     assert kept == 1 + ppl.MAX_UNSURE and p.tracks.people == []
+
+
+class _FaceOffMask(FakeSegmenter):
+    """Sees the person, but its mask leaves out the top fifth of the blob, where the face
+    landmarks are: landmarks and mask disagree (a face in the streaks of a border)."""
+
+    def infer(self, inputs):
+        out = FakeSegmenter.infer(self, inputs)
+        if isinstance(out, list):
+            alpha = out[0].reshape(256, 256)
+            rows = np.nonzero(alpha.any(axis=1))[0]
+            if len(rows):
+                alpha[rows[0]:rows[0] + (rows[-1] - rows[0]) // 5] = 0.0
+        return out
+
+
+def test_a_face_off_its_own_mask_is_nobody():
+    p, _, _ = stage(segmenter=_FaceOffMask())
+    r, canvas = run(p, [PERSON])
+    assert r.people == 0 and not p.tracks.people and canvas.max() == 0.0
+    p, _, _ = stage()  # the same person, face on the mask: followed
+    r, canvas = run(p, [PERSON])
+    assert r.people == 1
+
+
+def test_face_on_mask_checks_only_a_face_in_the_frame():
+    mask = np.zeros((256, 256), np.float32)
+    mask[100:200, 100:200] = 1.0
+    face = np.array([[150.0 + k, 120.0] for k in range(11)])
+    inside = face + 1000.0  # frame pixels: where they are in a 2000 x 2000 frame
+    assert ppl.face_on_mask(face, inside, mask, 2000, 2000)
+    off = face - [0.0, 60.0]  # above the mask
+    assert not ppl.face_on_mask(off, inside, mask, 2000, 2000)
+    # the same face, above the frame's top edge: nothing to check (a bust cut at the top)
+    assert ppl.face_on_mask(off, inside - [0.0, 1200.0], mask, 2000, 2000)
+
+
+def test_a_square_view_takes_only_bodies_that_fit_it():
+    from utils import person_crop as pc
+    views = pc.detector_views(W, H)
+    left = views[1]
+    kp = np.zeros((2, 4, 2), np.float32)
+    kp[0, 0], kp[0, 1] = (0.5, 0.6), (0.5, 0.3)  # half-side 0.3 of the view: fits
+    kp[1, 0], kp[1, 1] = (0.9, 0.95), (0.1, 0.6)  # a body across and below the view
+    assert pc.fits_view(kp, left, pr.ROI_SCALE).tolist() == [True, False]
+
+
+def test_a_person_standing_still_keeps_the_same_crop_and_a_walker_is_followed():
+    p, _, seg = stage(detect_interval=100)
+    run(p, [PERSON])
+    t = p.tracks.people[0]
+    roi = t.roi
+    for dx in (1, -1, 2, 0, -2):  # a pixel or two of jitter
+        x0, y0, x1, y1 = PERSON
+        run(p, [(x0 + dx, y0, x1 + dx, y1)])
+        assert t.roi is roi
+    xs = []
+    for i in range(1, 6):  # walking 12 px a frame: beyond the dead band, followed each frame
+        x0, y0, x1, y1 = PERSON
+        r, canvas = run(p, [(x0 + 12 * i, y0, x1 + 12 * i, y1)])
+        xs.append(t.roi.x_center * W)
+        assert box_iou_canvas(canvas, (x0 + 12 * i, y0, x1 + 12 * i, y1)) > 0.8
+    assert all(b > a for a, b in zip(xs, xs[1:]))
+    assert xs[-1] == pytest.approx(310 + 60, abs=8)
+
+
+def test_settle_holds_a_roi_within_its_dead_band():
+    a = pr.Roi(0.5, 0.5, 0.3, 0.5, 0.0)  # 192 px side in a 640 x 384 frame
+    w, h = 640, 384
+    assert pr.settle(a, a._replace(x_center=0.5 + 2 / 640.0), w, h) is a
+    assert pr.settle(a, a._replace(width=0.305, height=0.305 * 640 / 384), w, h) is a
+    moved = a._replace(x_center=0.5 + 4 / 640.0)  # 4 px > 1.5% of 192
+    assert pr.settle(a, moved, w, h) is moved
+    grown = a._replace(width=0.31, height=0.31 * 640 / 384)
+    assert pr.settle(a, grown, w, h) is grown
+    turned = a._replace(rotation=0.04)
+    assert pr.settle(a, turned, w, h) is turned
+    # crossing the frame's left or right edge the ROI follows the landmarks: someone leaving
+    edge = a._replace(x_center=0.1)
+    near = edge._replace(x_center=0.1 + 2 / 640.0)
+    assert pr.settle(edge, near, w, h) is near
+
+
+def test_a_body_larger_than_its_square_view_must_be_sure_to_be_followed():
+    stats = {"calls": {"detector": 0, "segmenter": 0}, "ms": {"detector": 0.0, "segmenter": 0.0},
+             "events": []}
+    person = (60, 120, 120, 300)  # body ROI 1.25 x 180 = 225 px; the squares are 360 px
+    fits = {}
+    for reach in (1.0, 4.0):  # 4: the detector guesses a body 4 x 225 = 900 px > 2 x 360
+        p, _, _ = stage(detector=FakeDetector(reach=reach))
+        for view in (0, 1):
+            p.tracks.view = view
+            dets, fit = p._detect(scene(W, H, [person]), W, H, stats)
+            fits[reach, view] = fit.tolist()
+    assert fits == {(1.0, 0): [True], (1.0, 1): [True], (4.0, 0): [True], (4.0, 1): [False]}
+    # the square view's guess is followed only from presence GUESS_PRESENCE (0.9) up
+    for presence, followed in ((0.7, 0), (0.95, 1)):
+        p, _, _ = stage(detector=FakeDetector(reach=4.0),
+                        segmenter=FakeSegmenter(presence=presence))
+        p.tracks.view, p.tracks.fresh = 1, False  # the left square's turn
+        r, _ = run(p, [person])
+        assert r.people == followed, presence
+    p, _, _ = stage(detector=FakeDetector(reach=4.0), segmenter=FakeSegmenter(presence=0.7))
+    p.tracks.fresh = False  # the whole frame's turn: its detection needs only 0.5
+    r, _ = run(p, [person])
+    assert r.people == 1
