@@ -383,13 +383,14 @@ class People(object):
         return "ok", mask, plan
 
     # -- the frame ------------------------------------------------------------------------
-    def _find(self, frame, w, h, stats) -> List[Track]:
-        """A detector pass on the next view; when it finds someone new, or on the first
-        frame after the start or a scene cut, the other views too, in the same frame
-        (people come in groups, and a newcomer's neighbours should not wait for their
-        view's turn; a new scene's people are found on its first frame, not over four: a
-        photo, one frame each, 0.818 -> 0.839 IoU with the person stage alone). Returns
-        the new tracks."""
+    def _find(self, frame, w, h, stats, every: bool = False) -> List[Track]:
+        """A detector pass on the next view; when it finds someone new, on the first
+        frame after the start or a scene cut, or with `every` (a track was just lost), the
+        other views too, in the same frame (people come in groups, and a newcomer's
+        neighbours should not wait for their view's turn; a new scene's people are found on
+        its first frame, not over four: a photo, one frame each, 0.818 -> 0.839 IoU with the
+        person stage alone; someone the segmenter lost is looked for where they are, not in
+        whichever view's turn it is). Returns the new tracks."""
         stats["detected"] = True
         start = self.tracks.view
         new = self._find_once(frame, w, h, stats)
@@ -397,7 +398,7 @@ class People(object):
         fresh = self.tracks.fresh and worked
         if worked:
             self.tracks.fresh = False
-        if new or fresh:
+        if new or fresh or (every and worked):
             for _ in range(len(self.views) - 1):
                 new += self._find_once(frame, w, h, stats)
             if fresh and len(new) == 0:
@@ -439,6 +440,7 @@ class People(object):
             todo += self._find(frame, w, h, stats)
         done: List[Track] = []
         failed = False
+        dropped = False
         while todo:
             for track in todo:
                 outcome = self._segment(frame, w, h, track, canvas, stats)
@@ -453,11 +455,12 @@ class People(object):
                         tracks.drop(track)
                 else:
                     tracks.drop(track)
+                    dropped = True
             # a track lost this frame: look again now (once), rather than a frame later
             todo = []
             if tracks.detect_next and not stats["detected"] and \
                     len(tracks.people) < self.max_people:
-                todo = self._find(frame, w, h, stats)
+                todo = self._find(frame, w, h, stats, every=dropped)
         tracks.since_detection += 1
         tracks.merge(w, h)
         alive = set(id(t) for t in tracks.people)
