@@ -73,15 +73,11 @@ class Upsampler(object):
             self.ab_rect = (0, 0, 0, 0)
             return a_full, b_full
         r = self.ksize[0] // 2
-        # OpenCV's filters compute the last (width mod SIMD_COLUMNS) columns of a row
-        # another way (an ulp apart, which the division a = cov / var can make visible):
-        # the crop is a whole number of SIMD_COLUMNS wide, or ends where the row ends and
-        # has the row's own remainder
-        x0, x1 = max(0, x - 3 * r), min(w, x + rw + 3 * r)
-        x1 = x0 + -(-(x1 - x0) // SIMD_COLUMNS) * SIMD_COLUMNS
-        if x1 >= w:
-            x0, x1 = x0 // SIMD_COLUMNS * SIMD_COLUMNS, w
-        y0, y1 = max(0, y - 3 * r), min(h, y + rh + 3 * r)
+        span = simd_span(x - 3 * r, x + rw + 3 * r, w)
+        if span is None:
+            x0, y0, x1, y1 = 0, 0, w, h
+        else:
+            (x0, x1), y0, y1 = span, max(0, y - 3 * r), min(h, y + rh + 3 * r)
         ax0, ay0 = max(0, x - 2 * r), max(0, y - 2 * r)
         self.ab_rect = (ax0, ay0, min(w, x + rw + 2 * r) - ax0, min(h, y + rh + 2 * r) - ay0)
         crop = np.s_[y0:y1, x0:x1]
@@ -200,6 +196,24 @@ class Upsampler(object):
         # float -> uint8 with rounding and saturation in one call
         cv2.add(A, self.B[box], dst=out[box], dtype=cv2.CV_8U)
         return out
+
+
+def simd_span(lo: int, hi: int, n: int) -> Optional[Tuple[int, int]]:
+    """[lo, hi) clipped to [0, n) and widened so that OpenCV computes a crop of these
+    columns as it computes them in the whole rows of n: OpenCV's SIMD loops do the last
+    (length mod SIMD_COLUMNS) values of a row (or of a whole continuous array) another
+    way, an ulp apart, which a division (the guided filter's a = cov / var) can make
+    visible. So the span is a whole number of SIMD_COLUMNS wide, or ends where the row
+    ends and starts on a multiple of SIMD_COLUMNS. None when n is not a multiple of
+    SIMD_COLUMNS: the rows of such a picture do not start on the SIMD blocks of the whole
+    (continuous) array, and no crop of it, not even of whole rows, is computed the same."""
+    if n % SIMD_COLUMNS:
+        return None
+    x0, x1 = max(0, lo), min(n, hi)
+    x1 = x0 + -(-(x1 - x0) // SIMD_COLUMNS) * SIMD_COLUMNS
+    if x1 >= n:
+        x0, x1 = x0 // SIMD_COLUMNS * SIMD_COLUMNS, n
+    return x0, x1
 
 
 def zero_outside(a: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
