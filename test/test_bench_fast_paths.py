@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 
 from utils.composite import repeat_pairs
-from utils.postprocess import PostProcessor, _ellipse
 from utils.upsample import Upsampler, half_box, resize_box
-
-from test_skill_support import small_cfg
 
 
 def exact_upscale2(src):
@@ -155,26 +152,3 @@ def test_guided_coefficients_on_the_box_are_the_whole_frames(h, w):
         ref = cv2.add(cv2.multiply(cv2.resize(ra, (2 * w, 2 * h)), y_full, dtype=cv2.CV_32F),
                       cv2.resize(rb, (2 * w, 2 * h)), dtype=cv2.CV_8U)
         np.testing.assert_array_equal(out, ref)
-
-
-@pytest.mark.parametrize("h,w", [(144, 256), (144, 250), (216, 384)])
-def test_cleanup_on_the_box_is_the_whole_alphas(h, w):
-    # the clean-up's morphology and the soft threshold work on the box of the confident
-    # cores only: bit for bit what the whole alpha gives
-    rng = np.random.default_rng(h * w)
-    cfg = small_cfg()
-    post = PostProcessor(cfg)
-    erode, dilate = _ellipse(cfg.erode_size), _ellipse(cfg.dilate_size)
-    for _ in range(40):
-        a = np.zeros((h, w), np.float32)
-        x, y = rng.integers(0, w), rng.integers(0, h)
-        rw, rh = rng.integers(1, w - x + 1), rng.integers(1, h - y + 1)
-        a[y:y + rh, x:x + rw] = cv2.GaussianBlur(rng.random((rh, rw)).astype(np.float32),
-                                                 (0, 0), 2) * 1.6
-        np.clip(a, 0, 1, out=a)
-        mask = cv2.dilate(cv2.erode(cv2.compare(a, cfg.cleanup_threshold, cv2.CMP_GT), erode),
-                          dilate)
-        ref = cv2.multiply(a, mask, scale=1.0 / 255.0, dtype=cv2.CV_32F)
-        scale = 1.0 / (cfg.threshold_high - cfg.threshold_low)
-        ref = np.clip(cv2.addWeighted(ref, scale, ref, 0.0, -cfg.threshold_low * scale), 0, 1)
-        np.testing.assert_array_equal(post.run(a), ref)
