@@ -378,14 +378,15 @@ def to_frame(points: np.ndarray, to_input: np.ndarray) -> np.ndarray:
 
 
 def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
-              canvas: np.ndarray, floor: float = 0.0) -> None:
+              canvas: np.ndarray, floor: float = 0.0) -> Optional[Tuple[int, int, int, int]]:
     """canvas = max(canvas, the input-size `mask` seen in frame coordinates), with the
     canvas a float32 (ch, cw) picture of the whole frame at its own scale. Only the region
     the crop shows is touched, and of it only the box around the mask's values above
     `floor`: a caller that soft-thresholds the canvas at `floor` (everything at or below it
     becomes 0) passes it, and the float warp covers the person rather than the whole ROI
     (a standing person fills about half of the ROI's square). Bilinear sampling of values
-    at or below `floor` cannot exceed it, so outside that box the canvas is as if pasted."""
+    at or below `floor` cannot exceed it, so outside that box the canvas is as if pasted.
+    Returns the canvas box (x0, y0, x1, y1) written, None when nothing was."""
     ch, cw = canvas.shape
     sx, sy = cw / float(frame_w), ch / float(frame_h)
     x0 = max(0, int(math.floor(plan.bounds[0] * sx)))
@@ -393,14 +394,14 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
     x1 = min(cw, int(math.ceil(plan.bounds[2] * sx)))
     y1 = min(ch, int(math.ceil(plan.bounds[3] * sy)))
     if x1 <= x0 or y1 <= y0:
-        return
+        return None
     mask = np.ascontiguousarray(mask, np.float32)
     # canvas pixel -> frame pixel -> input pixel
     canvas_to_input = _compose6(tuple(plan.to_input.ravel().tolist()),
                                 (1.0 / sx, 0.0, 0.0, 0.0, 1.0 / sy, 0.0))
     mx, my, mw, mh = cv2.boundingRect(cv2.compare(mask, float(floor), cv2.CMP_GT))
     if mw == 0:
-        return  # nothing above the floor
+        return None  # nothing above the floor
     if mw < mask.shape[1] or mh < mask.shape[0]:
         # the input points whose bilinear neighbours reach the box (pixel centres at
         # integers: mx - 1 < u < mx + mw), as continuous pixels, seen in the canvas; the
@@ -416,7 +417,7 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
         x1 = min(x1, int(math.ceil(max(cx))) + 2)
         y1 = min(y1, int(math.ceil(max(cy))) + 2)
         if x1 <= x0 or y1 <= y0:
-            return
+            return None
     # shifted to the region's origin, in OpenCV's pixel-index convention
     a, b, c, d, e, f = _compose6(canvas_to_input, (1.0, 0.0, x0, 0.0, 1.0, y0))
     m = np.array([[a, b, c + (a * 0.5 + b * 0.5) - 0.5], [d, e, f + (d * 0.5 + e * 0.5) - 0.5]])
@@ -425,3 +426,4 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     np.maximum(region, warped, out=region)
+    return x0, y0, x1, y1

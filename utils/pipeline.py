@@ -30,7 +30,7 @@ from utils.background import Background
 from utils.inference import MattingModel
 from utils.postprocess import PostProcessor, soft_threshold
 from utils.temporal import TemporalState
-from utils.upsample import Upsampler
+from utils.upsample import Upsampler, simd_span
 
 STAGES = ("resize", "people", "infer", "postprocess", "upsample", "composite")
 
@@ -207,8 +207,13 @@ class FramePipeline(object):
         if person is None:
             return selfie
         people = self.person_alpha
-        if self.cfg.threshold:
-            soft_threshold(people, self.cfg.threshold_low, self.cfg.threshold_high)
+        x0, y0, x1, y1 = person.box
+        if self.cfg.threshold and x1 > x0:
+            # 0 stays 0: only the box the people were pasted in (in whole SIMD blocks, so
+            # that the numbers are those of the whole canvas)
+            span = simd_span(x0, x1, people.shape[1])
+            box = people if span is None else people[y0:y1, span[0]:span[1]]
+            soft_threshold(box, self.cfg.threshold_low, self.cfg.threshold_high)
         if selfie is None:
             return people
         selfie_y, _ = nv21.planes(self.small)
