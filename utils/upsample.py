@@ -225,7 +225,7 @@ def zero_outside(a: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
 
 
 _BOX_EXACT = {}  # (n, N, dtype, axis) -> (source grid, output grid) or None
-GRID_SPANS = 48  # at most this many grid steps along an axis (few checks, little margin)
+GRID_SPANS = 128  # at most this many grid steps along an axis (few checks, little margin)
 CHECK_LINES = 32  # random lines of the once-per-size check (2 miss a wrong weight)
 
 
