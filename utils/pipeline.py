@@ -166,16 +166,18 @@ class FramePipeline(object):
     def _composite(self, frame, small):
         w, h = self.frame_size
         if self.background.is_matte:
+            self.compositor.forget()
             return composite.matte(self.alpha_full, self.blended)
         bg = self.background.frame(w, h, small)
         return self.compositor.run(frame, bg, self.alpha_full, self.blended, self.alpha_half,
-                                   self.upsampler.box)
+                                   self.upsampler.box, self.background.is_still)
 
     def _untouched(self, frame):
         """What is shown when no matte was made: the frame, or with `background: alpha` the
         matte stream's picture of "everything is foreground" (the alpha PNGs say the same),
         never the colour picture in a stream a keyer reads as a matte."""
         if self.background.is_matte:
+            self.compositor.forget()
             return composite.matte(self.alpha_full, self.blended)
         return frame
 
