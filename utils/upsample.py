@@ -43,8 +43,7 @@ class Upsampler(object):
     def _setup_small(self, w, h):
         self.small_size = (w, h)
         f = lambda: np.empty((h, w), np.float32)  # noqa: E731
-        self.I, self.II, self.Ip = f(), f(), f()
-        self.mI, self.mp, self.mII, self.mIp = f(), f(), f(), f()
+        self.I, self.II, self.Ip, self.mp = f(), f(), f(), f()
         self.a, self.b = f(), f()
         self.alpha8 = np.empty((h, w), np.uint8)
         self.nonzero8 = np.empty((h, w), np.uint8)
@@ -89,19 +88,20 @@ class Upsampler(object):
         border = cv2.BORDER_REFLECT | cv2.BORDER_ISOLATED
         box = lambda src, dst: cv2.sepFilter2D(src, -1, k, k, dst=dst,  # noqa: E731
                                                borderType=border)
+        # six buffers, the box means in place, no temporaries (less memory to bring in)
         I, II, Ip = self.I[crop], self.II[crop], self.Ip[crop]
+        a, b, mp = a_full[crop], b_full[crop], self.mp[crop]
         np.multiply(y_small, np.float32(_INV255), out=I)
         cv2.multiply(I, I, dst=II)
         cv2.multiply(I, alpha, dst=Ip)
-        mI, mp, mII, mIp = box(I, self.mI[crop]), box(alpha, self.mp[crop]), \
-            box(II, self.mII[crop]), box(Ip, self.mIp[crop])
-        # var = E[I^2] - E[I]^2 ; cov = E[Ip] - E[I]E[p]   (reusing buffers in place)
-        cv2.subtract(mII, cv2.multiply(mI, mI), dst=mII)
-        cv2.subtract(mIp, cv2.multiply(mI, mp), dst=mIp)
+        mI, mp, mII, mIp = box(I, I), box(alpha, mp), box(II, II), box(Ip, Ip)
+        # var = E[I^2] - E[I]^2 ; cov = E[Ip] - E[I]E[p]
+        cv2.subtract(mII, cv2.multiply(mI, mI, dst=a), dst=mII)
+        cv2.subtract(mIp, cv2.multiply(mI, mp, dst=b), dst=mIp)
         # x*k + c as addWeighted: OpenCV's multiply/add by a Python scalar is 5-10x slower
         cv2.addWeighted(mII, 1.0, mII, 0.0, self.eps, dst=mII)
-        a = cv2.divide(mIp, mII, dst=a_full[crop])
-        b = cv2.subtract(mp, cv2.multiply(a, mI), dst=b_full[crop])
+        cv2.divide(mIp, mII, dst=a)
+        cv2.subtract(mp, cv2.multiply(a, mI, dst=II), dst=b)
         box(a, a)
         box(b, b)
         # In Y units: alpha*255 = a*255*I + 255*b = a*Y + 255*b
