@@ -220,8 +220,14 @@ class FramePipeline(object):
             return people
         selfie_y, _ = nv21.planes(self.small)
         self.selfie_up.run(selfie, selfie_y, matte_y, self.selfie_u8)
-        np.multiply(self.selfie_u8, np.float32(1.0 / 255.0), out=self.fused)
-        return fusion.fuse(self.fused, people, self.fused)
+        # the selfie matte is 0 outside the box it was made in: the people's matte is the
+        # fused one there, and the fusion runs on that box only
+        written = self.selfie_up.written
+        x0, y0, x1, y1 = written if written is not None else (0, 0) + people.shape[::-1]
+        box = np.s_[y0:y1, x0:x1]
+        np.multiply(self.selfie_u8[box], np.float32(1.0 / 255.0), out=self.fused[box])
+        fusion.fuse(self.fused[box], people[box], people[box])
+        return people
 
     def process(self, frame: np.ndarray) -> FrameResult:
         """frame: NV21 (H*3/2, W) or BGR (H, W, 3) uint8. ValueError for anything else

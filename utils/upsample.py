@@ -39,6 +39,8 @@ class Upsampler(object):
         # bilinear: (x0, y0, x1, y1), even, of the last output outside which it is 0 (the
         # compositor copies the background there); None: not known
         self.box = None
+        # guided (full size): (x0, y0, x1, y1) of the last output outside which it is 0
+        self.written = None
 
     def _setup_small(self, w, h):
         self.small_size = (w, h)
@@ -120,8 +122,10 @@ class Upsampler(object):
             h, w = alpha.shape
             if self.small_size != (w, h):
                 self._setup_small(w, h)
-            np.multiply(alpha, 255.0, out=self.a)
-            cv2.convertScaleAbs(self.a, dst=self.alpha8)  # alpha >= 0 here
+            # round(alpha * 255), alpha >= 0: one pass (the float32 product, then rounded,
+            # as a multiply and a conversion give it: 5 million values alike, each rounding
+            # step +-2000 ulps among them)
+            cv2.convertScaleAbs(alpha, dst=self.alpha8, alpha=255.0)
             rect = cv2.boundingRect(self.alpha8)
             written = resize_box(self.alpha8, out, rect)
             self.box = scaled_box(rect, w, h, W, H)
@@ -139,7 +143,7 @@ class Upsampler(object):
                     half = np.empty((H // 2, W // 2), np.uint8)
                 self._apply(a, b, self._half_guide(y_full), half, self.ab_rect)
                 return self._upscale2(half, out)
-            self._apply(a, b, y_full, out, self.ab_rect)
+            self.written = self._apply(a, b, y_full, out, self.ab_rect)
         if half is not None:
             # INTER_AREA at exactly 1/2 is the mean of each 2x2 block
             cv2.resize(out, (W // 2, H // 2), dst=half, interpolation=cv2.INTER_AREA)
@@ -181,7 +185,8 @@ class Upsampler(object):
 
     def _apply(self, a, b, guide, out, rect=None):
         """out = a*guide + b at the guide's size, with a, b scaled up from model size;
-        `rect` (x, y, w, h): where a and b may be non-zero (None: anywhere)."""
+        `rect` (x, y, w, h): where a and b may be non-zero (None: anywhere). Returns the
+        box (x0, y0, x1, y1) of out outside which it is 0."""
         H, W = guide.shape
         if self.full_size != (W, H):
             self._setup_full(W, H)
@@ -195,7 +200,7 @@ class Upsampler(object):
         cv2.multiply(A, guide[box], dst=A, dtype=cv2.CV_32F)
         # float -> uint8 with rounding and saturation in one call
         cv2.add(A, self.B[box], dst=out[box], dtype=cv2.CV_8U)
-        return out
+        return x0, y0, x1, y1
 
 
 def simd_span(lo: int, hi: int, n: int) -> Optional[Tuple[int, int]]:
