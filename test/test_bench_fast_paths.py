@@ -152,3 +152,23 @@ def test_guided_coefficients_on_the_box_are_the_whole_frames(h, w):
         ref = cv2.add(cv2.multiply(cv2.resize(ra, (2 * w, 2 * h)), y_full, dtype=cv2.CV_32F),
                       cv2.resize(rb, (2 * w, 2 * h)), dtype=cv2.CV_8U)
         np.testing.assert_array_equal(out, ref)
+
+
+def test_bilinear_upsampler_reusing_its_buffers_is_the_whole_resize():
+    # the upsampler zeroes again only what its last run wrote: a run of mattes through the
+    # same buffers (some empty, one after a forget()) gives the whole resizes
+    rng = np.random.default_rng(8)
+    up = Upsampler("bilinear")
+    out, half = np.empty((480, 640), np.uint8), np.empty((240, 320), np.uint8)
+    for i in range(30):
+        a = sparse_alpha(rng, 216, 288, np.float32) if i % 7 != 3 else np.zeros((216, 288),
+                                                                                 np.float32)
+        if i == 20:
+            out.fill(255)
+            up.forget()
+        up.run(a, None, np.empty((480, 640), np.uint8), out, half)
+        a8 = cv2.convertScaleAbs(np.multiply(a, 255.0))
+        full = cv2.resize(a8, (640, 480), interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_array_equal(out, full)
+        np.testing.assert_array_equal(half, cv2.resize(full, (320, 240),
+                                                       interpolation=cv2.INTER_AREA))

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from utils import nv21
+from utils.upsample import difference
 
 _INV255 = 1.0 / 255.0
 
@@ -154,19 +155,8 @@ def copy_outside(src: np.ndarray, dst: np.ndarray, x0: int, y0: int, x1: int, y1
 
 def copy_difference(src: np.ndarray, dst: np.ndarray, a, b) -> None:
     """dst = src over box a (x0, y0, x1, y1) but not in box b (which may be empty)."""
-    ax0, ay0, ax1, ay1 = a
-    if ax1 <= ax0 or ay1 <= ay0:
-        return
-    bx0, by0, bx1, by1 = b
-    if bx1 <= bx0 or by1 <= by0 or bx1 <= ax0 or ax1 <= bx0 or by1 <= ay0 or ay1 <= by0:
-        dst[ay0:ay1, ax0:ax1] = src[ay0:ay1, ax0:ax1]  # no overlap: all of a
-        return
-    top, bottom = max(ay0, by0), min(ay1, by1)
-    dst[ay0:top, ax0:ax1] = src[ay0:top, ax0:ax1]
-    dst[bottom:ay1, ax0:ax1] = src[bottom:ay1, ax0:ax1]
-    left, right = max(ax0, bx0), min(ax1, bx1)
-    dst[top:bottom, ax0:left] = src[top:bottom, ax0:left]
-    dst[top:bottom, right:ax1] = src[top:bottom, right:ax1]
+    for part in difference(a, b):
+        dst[part] = src[part]
 
 
 def matte(alpha: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -290,6 +290,7 @@ class FramePipeline(object):
             resets += (self.state.inference_failed(),)
             self.alpha_full.fill(255)
             self.alpha_half.fill(255)
+            self.upsampler.forget()
             laps.skip("postprocess", "upsample")
             out = self._layout(frame, self._untouched(frame))
         laps("composite")

@@ -41,6 +41,9 @@ class Upsampler(object):
         self.box = None
         # guided (full size): (x0, y0, x1, y1) of the last output outside which it is 0
         self.written = None
+        # bilinear: ((out, half) identity, their boxes) of the last run: both are 0 outside
+        # them until someone else writes into them (forget())
+        self.kept = None
 
     def _setup_small(self, w, h):
         self.small_size = (w, h)
@@ -127,10 +130,16 @@ class Upsampler(object):
             # step +-2000 ulps among them)
             cv2.convertScaleAbs(alpha, dst=self.alpha8, alpha=255.0)
             rect = cv2.boundingRect(self.alpha8)
-            written = resize_box(self.alpha8, out, rect)
+            # the last run's boxes, when it wrote these very buffers: only what they
+            # covered is zeroed again (half a frame of zeros at 1280x720 otherwise)
+            identity = (out.__array_interface__["data"][0], out.shape,
+                        None if half is None else half.__array_interface__["data"][0])
+            last = self.kept[1] if self.kept is not None and self.kept[0] == identity \
+                else (None, None)
+            written = resize_box(self.alpha8, out, rect, last=last[0])
             self.box = scaled_box(rect, w, h, W, H)
-            if half is not None:
-                half_box(out, half, written)
+            half_written = None if half is None else half_box(out, half, written, last[1])
+            self.kept = (identity, (written, half_written))
             return out
         else:
             self.box = None
@@ -148,6 +157,10 @@ class Upsampler(object):
             # INTER_AREA at exactly 1/2 is the mean of each 2x2 block
             cv2.resize(out, (W // 2, H // 2), dst=half, interpolation=cv2.INTER_AREA)
         return out
+
+    def forget(self) -> None:
+        """The output buffers were written by someone else: zero them whole again."""
+        self.kept = None
 
     def _upscale2(self, src, out):
         """Bilinear 2x of uint8 src (h, w) into out (2h, 2w), pixel centres aligned and edges
@@ -221,6 +234,21 @@ def simd_span(lo: int, hi: int, n: int) -> Optional[Tuple[int, int]]:
     return x0, x1
 
 
+def difference(a, b):
+    """The slices (rows, columns) that cover box a (x0, y0, x1, y1) but not box b (which
+    may be empty): at most four."""
+    ax0, ay0, ax1, ay1 = a
+    if ax1 <= ax0 or ay1 <= ay0:
+        return []
+    bx0, by0, bx1, by1 = b
+    if bx1 <= bx0 or by1 <= by0 or bx1 <= ax0 or ax1 <= bx0 or by1 <= ay0 or ay1 <= by0:
+        return [np.s_[ay0:ay1, ax0:ax1]]  # no overlap: all of a
+    top, bottom = max(ay0, by0), min(ay1, by1)
+    left, right = max(ax0, bx0), min(ax1, bx1)
+    return [np.s_[ay0:top, ax0:ax1], np.s_[bottom:ay1, ax0:ax1], np.s_[top:bottom, ax0:left],
+            np.s_[top:bottom, right:ax1]]
+
+
 def zero_outside(a: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
     """a = 0 everywhere but in rows y0:y1, columns x0:x1."""
     a[:y0] = 0
@@ -290,12 +318,13 @@ def _aligned_span(lo: int, hi: int, n: int, big: int, grid):
     return k0 * step, min(n, k1 * step), k0 * out_step, min(big, k1 * out_step)
 
 
-def resize_box(src: np.ndarray, out: np.ndarray, rect, clear: bool = True):
+def resize_box(src: np.ndarray, out: np.ndarray, rect, clear: bool = True, last=None):
     """out = cv2.resize(src, out's size, INTER_LINEAR) for a 2-D src that is 0 outside
     `rect` (x, y, w, h), resizing only the part that can be non-zero: the source box around
     rect, grown by a pixel of its zeros and to whole output pixels of the scale (multiples
     of 3 source pixels at 384 -> 1280), is resized on its own into the output box it maps
-    onto; the rest of out is zeroed when `clear`. Where OpenCV's resize of such a box gives,
+    onto; the rest of out is zeroed when `clear` (only what the box `last` (x0, y0, x1, y1)
+    covered, when out is known to be 0 outside it). Where OpenCV's resize of such a box gives,
     pixel for pixel, what the whole resize gives (_box_grid, per axis; every sample
     outside the box is one of its zeros), the output is the whole resize's exactly.
     Returns the output box (x0, y0, x1, y1)."""
@@ -304,7 +333,11 @@ def resize_box(src: np.ndarray, out: np.ndarray, rect, clear: bool = True):
     x, y, rw, rh = rect
     if rw <= 0 or rh <= 0:
         if clear:
-            out.fill(0)
+            if last is None:
+                out.fill(0)
+            else:
+                for part in difference(last, (0, 0, 0, 0)):
+                    out[part] = 0
         return 0, 0, 0, 0
     sx0, sx1, x0, x1 = _aligned_span(x - 1, x + rw + 1, w, W, _box_grid(w, W, src.dtype, 1))
     sy0, sy1, y0, y1 = _aligned_span(y - 1, y + rh + 1, h, H, _box_grid(h, H, src.dtype, 0))
@@ -312,22 +345,35 @@ def resize_box(src: np.ndarray, out: np.ndarray, rect, clear: bool = True):
         cv2.resize(src, (W, H), dst=out, interpolation=cv2.INTER_LINEAR)
         return 0, 0, W, H
     if clear:
-        zero_outside(out, x0, y0, x1, y1)
+        if last is None:
+            zero_outside(out, x0, y0, x1, y1)
+        else:
+            for part in difference(last, (x0, y0, x1, y1)):
+                out[part] = 0
     cv2.resize(src[sy0:sy1, sx0:sx1], (x1 - x0, y1 - y0), dst=out[y0:y1, x0:x1],
                interpolation=cv2.INTER_LINEAR)
     return x0, y0, x1, y1
 
 
-def half_box(full: np.ndarray, half: np.ndarray, box) -> None:
+def half_box(full: np.ndarray, half: np.ndarray, box, last=None):
     """half = the mean of each 2x2 block of `full` (H, W), when full is 0 outside `box`
-    (x0, y0, x1, y1): only the blocks that meet the box are averaged, the rest zeroed."""
+    (x0, y0, x1, y1): only the blocks that meet the box are averaged, the rest zeroed (only
+    what the half box `last` covered, when half is known to be 0 outside it). Returns the
+    box of half outside which it is 0."""
     x0, y0, x1, y1 = box
     hx0, hy0, hx1, hy1 = x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2
-    zero_outside(half, hx0, hy0, hx1, hy1)
+    if hx1 <= hx0 or hy1 <= hy0:
+        hx0 = hy0 = hx1 = hy1 = 0
+    if last is None:
+        zero_outside(half, hx0, hy0, hx1, hy1)
+    else:
+        for part in difference(last, (hx0, hy0, hx1, hy1)):
+            half[part] = 0
     if hx1 > hx0 and hy1 > hy0:
         # INTER_AREA at exactly 1/2 is the mean of each 2x2 block
         cv2.resize(full[2 * hy0:2 * hy1, 2 * hx0:2 * hx1], (hx1 - hx0, hy1 - hy0),
                    dst=half[hy0:hy1, hx0:hx1], interpolation=cv2.INTER_AREA)
+    return hx0, hy0, hx1, hy1
 
 
 def scaled_box(rect, w: int, h: int, W: int, H: int):
