@@ -112,6 +112,12 @@ def test_side_by_side_people_are_two_and_max_people_caps_them():
     p, det, seg = stage()
     r, canvas = run(p, [LEFT, PERSON, RIGHT])
     assert r.people == 3 and box_iou_canvas(canvas, LEFT, PERSON, RIGHT) > 0.9
+    # the canvas is 0 outside the box the result gives (the caller thresholds only that)
+    x0, y0, x1, y1 = r.box
+    outside = np.ones(canvas.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    assert canvas[y0:y1, x0:x1].max() > 0.5 and not canvas[outside].any()
+    assert run(stage()[0], [])[0].box == (0, 0, 0, 0)
     p2, _, _ = stage(max_people=2)
     r2, _ = run(p2, [LEFT, PERSON, RIGHT])
     assert r2.people == 2 and len(p2.tracks.people) == 2

@@ -246,3 +246,19 @@ def test_to_frame_inverts_to_input():
     m = plan.to_input
     back = pc.to_frame(pts.dot(m[:, :2].T) + m[:, 2], m)
     assert np.allclose(back, pts)
+
+
+def test_the_float_maps_are_opencvs_and_numpys():
+    # plans and pastes do their 2x3 map arithmetic on Python floats: the inverse is
+    # cv2.invertAffineTransform's to the bit, the product numpy's to rounding
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        a, b = rng.normal(size=(2, 3)) * 50, rng.normal(size=(2, 3)) * 50
+        inv = pc._inverse6(tuple(a.ravel()))
+        np.testing.assert_array_equal(np.reshape(inv, (2, 3)), cv2.invertAffineTransform(a))
+        np.testing.assert_allclose(np.reshape(pc._compose6(tuple(a.ravel()), tuple(b.ravel())),
+                                              (2, 3)), pc._compose(a, b), rtol=1e-12, atol=1e-9)
+        m = pc.roi_to_frame(pr.Roi(*rng.uniform(0.1, 0.9, 4), rng.uniform(-3, 3)), 640, 480, 256)
+        corners = np.array([[0, 0, 1], [256, 0, 1], [0, 256, 1], [256, 256, 1]]).dot(m.T)
+        assert pc._bounds(m, 256) == (corners[:, 0].min(), corners[:, 1].min(),
+                                      corners[:, 0].max(), corners[:, 1].max())

@@ -163,6 +163,37 @@ def test_composite_outside_the_alpha_box_is_the_background_exactly(box):
     assert composite.alpha_box(a) == (0, 0, 0, 0)
 
 
+
+def test_a_still_background_is_copied_only_where_the_last_box_was():
+    # with a still background the output keeps the background outside the last box: a run
+    # of moving, growing, vanishing boxes gives what whole-frame blends give
+    w, h = 64, 48
+    rng = np.random.RandomState(21)
+    bg = rand_nv21(w, h, 22)
+    c, out = composite.Compositor(), nv21.empty(w, h)
+    boxes = [(10, 4, 30, 40), (12, 6, 34, 44), (0, 0, 64, 48), (40, 20, 64, 48), None,
+             (2, 2, 8, 8), (50, 0, 64, 10), None, None, (20, 10, 44, 30)]
+    for i, box in enumerate(boxes):
+        fg = rand_nv21(w, h, 30 + i)
+        a = np.zeros((h, w), np.uint8)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            a[y0:y1, x0:x1] = rng.randint(1, 256, (y1 - y0, x1 - x0))
+        half = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        got = c.run(fg, bg, a, out, half, composite.alpha_box(a, half), still_bg=True)
+        assert got is out and np.array_equal(out, whole_frame_blend(fg, bg, a, half)), i
+    # another background (or another output buffer) is copied whole again
+    bg2 = rand_nv21(w, h, 23)
+    a = np.zeros((h, w), np.uint8)
+    a[5:9, 5:9] = 255
+    half = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    c.run(fg, bg2, a, out, half, composite.alpha_box(a, half), still_bg=True)
+    assert np.array_equal(out, whole_frame_blend(fg, bg2, a, half))
+    out.fill(0)  # someone else wrote into it: forget() says so
+    c.forget()
+    c.run(fg, bg2, a, out, half, composite.alpha_box(a, half), still_bg=True)
+    assert np.array_equal(out, whole_frame_blend(fg, bg2, a, half))
+
 def test_composite_rejects_mismatched_inputs():
     c = composite.Compositor()
     fg = rand_nv21(32, 16, 0)

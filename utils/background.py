@@ -125,6 +125,12 @@ class Background(object):
     def is_matte(self) -> bool:
         return self.kind == "alpha"
 
+    @property
+    def is_still(self) -> bool:
+        """frame() gives the same picture, in the same array, for a size (an image or a
+        colour; not a video or the blurred camera frame)."""
+        return self.kind in ("image", "color", "green")
+
     def _still(self, w, h):
         key = (w, h)
         bg = self.cache.get(key)

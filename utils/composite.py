@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from utils import nv21
+from utils.upsample import difference
 
 _INV255 = 1.0 / 255.0
 
@@ -43,10 +44,21 @@ def blend(fg, bg, a, inv, out, tmp):
 
 
 class Compositor(object):
-    """Blends an NV21 frame over an NV21 background; scratch buffers are kept per size."""
+    """Blends an NV21 frame over an NV21 background; scratch buffers are kept per size.
+
+    With a still background (`still_bg`: the same picture in the same array on every
+    call) the output buffer of the last call already holds the background outside the box
+    that call blended: only what that box covered and this one does not is copied back
+    (the background of the whole frame but the person's box was copied on every frame:
+    half a frame of reads and writes at 1280x720)."""
 
     def __init__(self):
         self.size = None
+        self.kept = None  # ((out, bg) identity, box): out is bg outside box
+
+    def forget(self) -> None:
+        """The output buffer was written by someone else: copy the background again."""
+        self.kept = None
 
     def _setup(self, w, h):
         self.size = (w, h)
@@ -56,11 +68,14 @@ class Compositor(object):
         self.alpha_vu = np.empty((h // 2, w), np.uint8)
 
     def run(self, frame: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray,
-            alpha_half: Optional[np.ndarray] = None, box=None) -> np.ndarray:
+            alpha_half: Optional[np.ndarray] = None, box=None,
+            still_bg: bool = False) -> np.ndarray:
         """frame, bg, out: NV21 of one size; alpha: uint8 (H, W); alpha_half: the alpha of
         each 2x2 block (H/2, W/2) if the caller has it already. `box` (x0, y0, x1, y1),
         even: where alpha and alpha_half may be non-zero, if the caller knows (scanning
-        the alpha for it costs a quarter of the blend); None: found here. Returns out."""
+        the alpha for it costs a quarter of the blend); None: found here. `still_bg`: bg
+        is the array of the last call, unchanged, and nobody else wrote into out since
+        (see the class doc). Returns out."""
         w, h = nv21.nv21_size(frame)
         if nv21.nv21_size(bg, "background") != (w, h) or out.shape != frame.shape:
             raise ValueError("background/output must be %dx%d like the frame" % (w, h))
@@ -82,11 +97,25 @@ class Compositor(object):
         # background, exactly: copied, not blended (a person in a third of the frame: a
         # third of the multiplies)
         x0, y0, x1, y1 = alpha_box(alpha, alpha_half) if box is None else box
-        if x1 <= x0:
-            np.copyto(out, bg)
-            return out
-        copy_outside(bg_y, out_y, x0, y0, x1, y1)
-        copy_outside(bg_vu, out_vu, x0, y0 // 2, x1, y1 // 2)
+        identity = (out.__array_interface__["data"][0], bg.__array_interface__["data"][0],
+                    out.shape)
+        last = self.kept[1] if still_bg and self.kept is not None and \
+            self.kept[0] == identity else None
+        self.kept = (identity, (x0, y0, x1, y1) if x1 > x0 else (0, 0, 0, 0)) \
+            if still_bg else None
+        if last is None:
+            if x1 <= x0:
+                np.copyto(out, bg)
+                return out
+            copy_outside(bg_y, out_y, x0, y0, x1, y1)
+            copy_outside(bg_vu, out_vu, x0, y0 // 2, x1, y1 // 2)
+        else:
+            lx0, ly0, lx1, ly1 = last
+            copy_difference(bg_y, out_y, (lx0, ly0, lx1, ly1), (x0, y0, x1, y1))
+            copy_difference(bg_vu, out_vu, (lx0, ly0 // 2, lx1, ly1 // 2),
+                            (x0, y0 // 2, x1, y1 // 2))
+            if x1 <= x0:
+                return out
         box = np.s_[y0:y1, x0:x1]
         box_vu = np.s_[y0 // 2:y1 // 2, x0:x1]
         inv = self.inv[box]
@@ -122,6 +151,12 @@ def copy_outside(src: np.ndarray, dst: np.ndarray, x0: int, y0: int, x1: int, y1
     dst[y1:] = src[y1:]
     dst[y0:y1, :x0] = src[y0:y1, :x0]
     dst[y0:y1, x1:] = src[y0:y1, x1:]
+
+
+def copy_difference(src: np.ndarray, dst: np.ndarray, a, b) -> None:
+    """dst = src over box a (x0, y0, x1, y1) but not in box b (which may be empty)."""
+    for part in difference(a, b):
+        dst[part] = src[part]
 
 
 def matte(alpha: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -145,6 +145,12 @@ class MattingModel(Model):
                              % (out.size, self.width, self.height,
                                 self.width * self.height), calls, ms)
         alpha = self.alpha
+        if out.dtype == np.float32:  # the device's and the simulator's: clipped into alpha
+            out = out.reshape(self.height, self.width)
+            if not np.isfinite(out).all():
+                return self.fail("output has NaN/inf values", calls, ms)
+            np.clip(out, 0.0, 1.0, out=alpha)
+            return Inference(alpha, calls=calls, ms=ms)
         np.copyto(alpha, out.reshape(self.height, self.width), casting="unsafe")
         if not np.isfinite(alpha).all():
             return self.fail("output has NaN/inf values", calls, ms)

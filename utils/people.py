@@ -231,6 +231,7 @@ class PersonResult(NamedTuple):
     calls: Dict[str, int]  # hilens infer calls per model ("detector", "segmenter")
     ms: Dict[str, float]  # their wall time
     events: Tuple[str, ...]  # what went wrong (counted by the run summary)
+    box: Tuple[int, int, int, int] = (0, 0, 0, 0)  # the canvas is 0 outside (x0, y0, x1, y1)
 
 
 class People(object):
@@ -321,7 +322,11 @@ class People(object):
         left the frame) or 'failed'."""
         outcome, mask, plan = self._segment_once(frame, w, h, track, stats)
         if outcome == "ok":
-            pc.paste_max(mask, plan, w, h, canvas, self.paste_floor)
+            box = pc.paste_max(mask, plan, w, h, canvas, self.paste_floor)
+            if box is not None:
+                b = stats["box"]
+                stats["box"] = box if b is None else (min(b[0], box[0]), min(b[1], box[1]),
+                                                      max(b[2], box[2]), max(b[3], box[3]))
         return outcome
 
     def _segment_once(self, frame, w, h, track, stats):
@@ -364,9 +369,12 @@ class People(object):
             return "failed", None, None
         # Next ROI: landmarks 33 and 34, refined on their heatmaps, back in the frame; the
         # nose (landmark 0) tells this person from a neighbour's detection.
+        # (x, y as pr.decode_landmarks gives them, without the sigmoids of the visibility
+        # and presence columns, which nothing here reads)
         first, last = pr.AUX_LANDMARKS[0], pr.AUX_LANDMARKS[-1] + 1
-        lms = pr.decode_landmarks(np.concatenate([raw[:FACE * 5], raw[first * 5:last * 5]]))
-        xy = lms[:, :2].copy()
+        r = np.asarray(raw, np.float32)
+        xy = np.concatenate([r[:FACE * 5], r[first * 5:last * 5]]).reshape(-1, 5)[:, :2] \
+            / np.float32(pr.LANDMARK_INPUT)
         xy[FACE:] = pr.refine_from_heatmap(xy[FACE:], aux.reshape(2, 64, 64))
         pts = pc.to_frame(xy * s, plan.to_input)
         if not np.isfinite(pts).all() or not face_on_mask(xy[:FACE] * s, pts[:FACE], mask, w, h):
@@ -433,7 +441,8 @@ class People(object):
         w, h = frame.shape[1], frame.shape[0] * 2 // 3
         canvas.fill(0.0)
         stats = {"calls": {"detector": 0, "segmenter": 0},
-                 "ms": {"detector": 0.0, "segmenter": 0.0}, "events": [], "detected": False}
+                 "ms": {"detector": 0.0, "segmenter": 0.0}, "events": [], "detected": False,
+                 "box": None}
         tracks = self.tracks
         todo = list(tracks.people)
         if tracks.detector_due(self.detect_interval, self.max_people):
@@ -470,7 +479,7 @@ class People(object):
         # really looked (a failed detector with people followed only delays newcomers)
         ok = not failed and (bool(done) or "detector failed" not in stats["events"])
         return PersonResult(ok, len(done), face, stats["calls"], stats["ms"],
-                            tuple(stats["events"]))
+                            tuple(stats["events"]), stats["box"] or (0, 0, 0, 0))
 
 
 def face_on_mask(face_px: np.ndarray, face_frame: np.ndarray, mask: np.ndarray,

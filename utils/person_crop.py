@@ -60,6 +60,36 @@ def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[:, :2].dot(b) + np.hstack([np.zeros((2, 2)), a[:, 2:]])
 
 
+# The same maps as 6-tuples (a, b, c, d, e, f) = [[a, b, c], [d, e, f]] of Python floats: a
+# crop plan and a paste are a dozen 2x3 products and inverses, which as numpy calls on
+# 2x3 arrays cost ten times the arithmetic (0.34 -> 0.0x ms a plan in the live loop).
+
+def _inverse6(m):
+    """The inverse map, computed as cv2.invertAffineTransform computes it."""
+    a, b, c, d, e, f = m
+    det = a * e - b * d
+    det = 1.0 / det if det != 0 else 0.0
+    a11, a22, a12, a21 = e * det, a * det, -b * det, -d * det
+    return (a11, a12, -a11 * c - a12 * f, a21, a22, -a21 * c - a22 * f)
+
+
+def _compose6(p, q):
+    """The map `p` after `q` (x -> p(q(x)))."""
+    return (p[0] * q[0] + p[1] * q[3], p[0] * q[1] + p[1] * q[4], p[0] * q[2] + p[1] * q[5] + p[2],
+            p[3] * q[0] + p[4] * q[3], p[3] * q[1] + p[4] * q[4], p[3] * q[2] + p[4] * q[5] + p[5])
+
+
+def _bounds6(m, size: int) -> Tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1) of the map's image of the square [0, size]^2."""
+    xs = (m[2], size * m[0] + m[2], size * m[1] + m[2], size * m[0] + size * m[1] + m[2])
+    ys = (m[5], size * m[3] + m[5], size * m[4] + m[5], size * m[3] + size * m[4] + m[5])
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _matrix(m) -> np.ndarray:
+    return np.array(m, np.float64).reshape(2, 3)
+
+
 def _cv_matrix(m: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """A continuous-pixel map as OpenCV's index map (pixel centres at integers), on a grid
     `scale` times the pixel grid (0.5 for the chroma planes of NV21)."""
@@ -213,20 +243,21 @@ def roi_to_frame(roi: Roi, frame_w: int, frame_h: int, size: int,
                  rotate: bool = True) -> np.ndarray:
     """2x3 map input pixel -> frame pixel of MediaPipe's crop: the input's centre goes to
     the ROI's centre, its axes along the ROI's turned sides."""
+    return _matrix(_roi_to_frame6(roi, frame_w, frame_h, size, rotate))
+
+
+def _roi_to_frame6(roi: Roi, frame_w: int, frame_h: int, size: int, rotate: bool = True):
     w, h = roi.width * frame_w, roi.height * frame_h
     theta = roi.rotation if rotate else 0.0
     c, s = math.cos(theta), math.sin(theta)
-    a = np.array([[c * w / size, -s * h / size], [s * w / size, c * h / size]])
-    centre = np.array([roi.x_center * frame_w, roi.y_center * frame_h])
-    t = centre - a.dot([size / 2.0, size / 2.0])
-    return np.hstack([a, t[:, None]])
+    a, b, d, e = c * w / size, -s * h / size, s * w / size, c * h / size
+    half = size / 2.0
+    return (a, b, roi.x_center * frame_w - (a * half + b * half),
+            d, e, roi.y_center * frame_h - (d * half + e * half))
 
 
 def _bounds(to_frame: np.ndarray, size: int) -> Tuple[float, float, float, float]:
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
-    p = corners.dot(to_frame.T)
-    return (float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()),
-            float(p[:, 1].max()))
+    return _bounds6(tuple(np.asarray(to_frame, np.float64).ravel().tolist()), size)
 
 
 def _span(lo: float, hi: float, limit: int) -> Optional[Tuple[int, int]]:
@@ -264,8 +295,7 @@ def _upright(x0: int, y0: int, x1: int, y1: int, bounds, size: int):
     if min(pad) < 0 or rw < MIN_SIDE or rh < MIN_SIDE:
         return None
     sx, sy = rw / float(x1 - x0), rh / float(y1 - y0)
-    to_input = np.array([[sx, 0.0, pad[0] - x0 * sx], [0.0, sy, pad[1] - y0 * sy]])
-    return rw, rh, pad, to_input
+    return rw, rh, pad, (sx, 0.0, pad[0] - x0 * sx, 0.0, sy, pad[1] - y0 * sy)
 
 
 def plan_crop(roi: Roi, frame_w: int, frame_h: int, size: int = 256, rotate: bool = True,
@@ -276,8 +306,8 @@ def plan_crop(roi: Roi, frame_w: int, frame_h: int, size: int = 256, rotate: boo
     frame (cv2.copyMakeBorder, a few microseconds); a turned crop costs one CPU warp."""
     theta = roi.rotation if rotate else 0.0
     upright = abs(math.atan2(math.sin(theta), math.cos(theta))) < snap
-    to_frame = roi_to_frame(roi, frame_w, frame_h, size, rotate and not upright)
-    bounds = _bounds(to_frame, size)
+    to_frame = _roi_to_frame6(roi, frame_w, frame_h, size, rotate and not upright)
+    bounds = _bounds6(to_frame, size)
     xs = _span(bounds[0], bounds[2], frame_w)
     ys = _span(bounds[1], bounds[3], frame_h)
     if xs is None or ys is None:
@@ -288,18 +318,19 @@ def plan_crop(roi: Roi, frame_w: int, frame_h: int, size: int = 256, rotate: boo
         fit = _upright(x0, y0, x1, y1, bounds, size)
         if fit is not None:
             rw, rh, pad, to_input = fit
-            shown = _bounds(_affine_inverse(to_input), size)
-            return CropPlan(x0, y0, w, h, rw, rh, size, None, to_input, shown, pad)
+            shown = _bounds6(_inverse6(to_input), size)
+            return CropPlan(x0, y0, w, h, rw, rh, size, None, _matrix(to_input), shown, pad)
     # Resize so that the ROI's side is `size` pixels, then turn / pad on the CPU.
     side = max(roi.width * frame_w, roi.height * frame_h)
     k = size / max(side, 1e-6)
     rw = min(MAX_WIDTH, max(MIN_SIDE, _even_round(w * k)))
     rh = min(MAX_HEIGHT, max(MIN_SIDE, _even_round(h * k)))
-    to_resized = np.array([[rw / float(w), 0.0, -x0 * rw / float(w)],
-                           [0.0, rh / float(h), -y0 * rh / float(h)]])
-    to_input = _affine_inverse(to_frame)
-    warp = _compose(to_input, _affine_inverse(to_resized))
-    return CropPlan(x0, y0, w, h, rw, rh, size, warp, to_input, bounds, (0, 0, 0, 0))
+    to_resized = (rw / float(w), 0.0, -x0 * rw / float(w), 0.0, rh / float(h),
+                  -y0 * rh / float(h))
+    to_input = _inverse6(to_frame)
+    warp = _compose6(to_input, _inverse6(to_resized))
+    return CropPlan(x0, y0, w, h, rw, rh, size, _matrix(warp), _matrix(to_input), bounds,
+                    (0, 0, 0, 0))
 
 
 def _software_crop(frame: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
@@ -363,14 +394,15 @@ def to_frame(points: np.ndarray, to_input: np.ndarray) -> np.ndarray:
 
 
 def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
-              canvas: np.ndarray, floor: float = 0.0) -> None:
+              canvas: np.ndarray, floor: float = 0.0) -> Optional[Tuple[int, int, int, int]]:
     """canvas = max(canvas, the input-size `mask` seen in frame coordinates), with the
     canvas a float32 (ch, cw) picture of the whole frame at its own scale. Only the region
     the crop shows is touched, and of it only the box around the mask's values above
     `floor`: a caller that soft-thresholds the canvas at `floor` (everything at or below it
     becomes 0) passes it, and the float warp covers the person rather than the whole ROI
     (a standing person fills about half of the ROI's square). Bilinear sampling of values
-    at or below `floor` cannot exceed it, so outside that box the canvas is as if pasted."""
+    at or below `floor` cannot exceed it, so outside that box the canvas is as if pasted.
+    Returns the canvas box (x0, y0, x1, y1) written, None when nothing was."""
     ch, cw = canvas.shape
     sx, sy = cw / float(frame_w), ch / float(frame_h)
     x0 = max(0, int(math.floor(plan.bounds[0] * sx)))
@@ -378,32 +410,36 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
     x1 = min(cw, int(math.ceil(plan.bounds[2] * sx)))
     y1 = min(ch, int(math.ceil(plan.bounds[3] * sy)))
     if x1 <= x0 or y1 <= y0:
-        return
+        return None
     mask = np.ascontiguousarray(mask, np.float32)
     # canvas pixel -> frame pixel -> input pixel
-    canvas_to_input = _compose(plan.to_input, np.array([[1.0 / sx, 0.0, 0.0],
-                                                        [0.0, 1.0 / sy, 0.0]]))
+    canvas_to_input = _compose6(tuple(plan.to_input.ravel().tolist()),
+                                (1.0 / sx, 0.0, 0.0, 0.0, 1.0 / sy, 0.0))
     mx, my, mw, mh = cv2.boundingRect(cv2.compare(mask, float(floor), cv2.CMP_GT))
     if mw == 0:
-        return  # nothing above the floor
+        return None  # nothing above the floor
     if mw < mask.shape[1] or mh < mask.shape[0]:
         # the input points whose bilinear neighbours reach the box (pixel centres at
         # integers: mx - 1 < u < mx + mw), as continuous pixels, seen in the canvas; the
         # canvas pixels whose centres fall in there (and one more on each side)
         lo_x, lo_y, hi_x, hi_y = mx - 0.5, my - 0.5, mx + mw + 0.5, my + mh + 0.5
-        corners = np.array([[lo_x, lo_y], [hi_x, lo_y], [lo_x, hi_y], [hi_x, hi_y]])
-        inv = _affine_inverse(canvas_to_input)
-        c = corners.dot(inv[:, :2].T) + inv[:, 2] - 0.5
-        x0 = max(x0, int(math.floor(c[:, 0].min())) - 1)
-        y0 = max(y0, int(math.floor(c[:, 1].min())) - 1)
-        x1 = min(x1, int(math.ceil(c[:, 0].max())) + 2)
-        y1 = min(y1, int(math.ceil(c[:, 1].max())) + 2)
+        i = _inverse6(canvas_to_input)
+        cx = [u * i[0] + v * i[1] + i[2] - 0.5 for u, v in ((lo_x, lo_y), (hi_x, lo_y),
+                                                           (lo_x, hi_y), (hi_x, hi_y))]
+        cy = [u * i[3] + v * i[4] + i[5] - 0.5 for u, v in ((lo_x, lo_y), (hi_x, lo_y),
+                                                           (lo_x, hi_y), (hi_x, hi_y))]
+        x0 = max(x0, int(math.floor(min(cx))) - 1)
+        y0 = max(y0, int(math.floor(min(cy))) - 1)
+        x1 = min(x1, int(math.ceil(max(cx))) + 2)
+        y1 = min(y1, int(math.ceil(max(cy))) + 2)
         if x1 <= x0 or y1 <= y0:
-            return
-    # shifted to the region's origin
-    m = _cv_matrix(_compose(canvas_to_input, np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]])))
+            return None
+    # shifted to the region's origin, in OpenCV's pixel-index convention
+    a, b, c, d, e, f = _compose6(canvas_to_input, (1.0, 0.0, x0, 0.0, 1.0, y0))
+    m = np.array([[a, b, c + (a * 0.5 + b * 0.5) - 0.5], [d, e, f + (d * 0.5 + e * 0.5) - 0.5]])
     region = canvas[y0:y1, x0:x1]
     warped = cv2.warpAffine(mask, m, (x1 - x0, y1 - y0),
                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     np.maximum(region, warped, out=region)
+    return x0, y0, x1, y1

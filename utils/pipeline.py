@@ -30,7 +30,7 @@ from utils.background import Background
 from utils.inference import MattingModel
 from utils.postprocess import PostProcessor, soft_threshold
 from utils.temporal import TemporalState
-from utils.upsample import Upsampler
+from utils.upsample import Upsampler, simd_span
 
 STAGES = ("resize", "people", "infer", "postprocess", "upsample", "composite")
 
@@ -166,16 +166,18 @@ class FramePipeline(object):
     def _composite(self, frame, small):
         w, h = self.frame_size
         if self.background.is_matte:
+            self.compositor.forget()
             return composite.matte(self.alpha_full, self.blended)
         bg = self.background.frame(w, h, small)
         return self.compositor.run(frame, bg, self.alpha_full, self.blended, self.alpha_half,
-                                   self.upsampler.box)
+                                   self.upsampler.box, self.background.is_still)
 
     def _untouched(self, frame):
         """What is shown when no matte was made: the frame, or with `background: alpha` the
         matte stream's picture of "everything is foreground" (the alpha PNGs say the same),
         never the colour picture in a stream a keyer reads as a matte."""
         if self.background.is_matte:
+            self.compositor.forget()
             return composite.matte(self.alpha_full, self.blended)
         return frame
 
@@ -207,14 +209,25 @@ class FramePipeline(object):
         if person is None:
             return selfie
         people = self.person_alpha
-        if self.cfg.threshold:
-            soft_threshold(people, self.cfg.threshold_low, self.cfg.threshold_high)
+        x0, y0, x1, y1 = person.box
+        if self.cfg.threshold and x1 > x0:
+            # 0 stays 0: only the box the people were pasted in (in whole SIMD blocks, so
+            # that the numbers are those of the whole canvas)
+            span = simd_span(x0, x1, people.shape[1])
+            box = people if span is None else people[y0:y1, span[0]:span[1]]
+            soft_threshold(box, self.cfg.threshold_low, self.cfg.threshold_high)
         if selfie is None:
             return people
         selfie_y, _ = nv21.planes(self.small)
         self.selfie_up.run(selfie, selfie_y, matte_y, self.selfie_u8)
-        np.multiply(self.selfie_u8, np.float32(1.0 / 255.0), out=self.fused)
-        return fusion.fuse(self.fused, people, self.fused)
+        # the selfie matte is 0 outside the box it was made in: the people's matte is the
+        # fused one there, and the fusion runs on that box only
+        written = self.selfie_up.written
+        x0, y0, x1, y1 = written if written is not None else (0, 0) + people.shape[::-1]
+        box = np.s_[y0:y1, x0:x1]
+        np.multiply(self.selfie_u8[box], np.float32(1.0 / 255.0), out=self.fused[box])
+        fusion.fuse(self.fused[box], people[box], people[box])
+        return people
 
     def process(self, frame: np.ndarray) -> FrameResult:
         """frame: NV21 (H*3/2, W) or BGR (H, W, 3) uint8. ValueError for anything else
@@ -277,6 +290,7 @@ class FramePipeline(object):
             resets += (self.state.inference_failed(),)
             self.alpha_full.fill(255)
             self.alpha_half.fill(255)
+            self.upsampler.forget()
             laps.skip("postprocess", "upsample")
             out = self._layout(frame, self._untouched(frame))
         laps("composite")

@@ -7,14 +7,20 @@ two float resizes, one multiply and one add with the full-size Y, so hair and sh
 follow Y without any filtering at frame size. `guided_half` applies a, b at half the frame
 size (the chroma grid, with Y averaged 2x2) and scales that uint8 alpha up: a quarter of the
 float work for edges good to 2 pixels. `bilinear` just scales the alpha.
+
+Where the alpha is 0 the output is 0 (the guided filter's a and b are exactly 0 wherever the
+alpha's window is all 0), and a person fills a third to a half of the matte: so the work is
+done on the box of non-zero alpha only, with the margins that make it exact (`resize_box`,
+`Upsampler.coefficients`), and the rest of the output is zeroed.
 """
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 
 _INV255 = 1.0 / 255.0
+SIMD_COLUMNS = 16  # float32 lanes of the widest vector OpenCV uses on a PC (AVX-512)
 MODES = ("guided", "guided_half", "bilinear")
 
 
@@ -33,14 +39,19 @@ class Upsampler(object):
         # bilinear: (x0, y0, x1, y1), even, of the last output outside which it is 0 (the
         # compositor copies the background there); None: not known
         self.box = None
+        # guided (full size): (x0, y0, x1, y1) of the last output outside which it is 0
+        self.written = None
+        # bilinear: ((out, half) identity, their boxes) of the last run: both are 0 outside
+        # them until someone else writes into them (forget())
+        self.kept = None
 
     def _setup_small(self, w, h):
         self.small_size = (w, h)
         f = lambda: np.empty((h, w), np.float32)  # noqa: E731
-        self.I, self.II, self.Ip = f(), f(), f()
-        self.mI, self.mp, self.mII, self.mIp = f(), f(), f(), f()
+        self.I, self.II, self.Ip, self.mp = f(), f(), f(), f()
         self.a, self.b = f(), f()
         self.alpha8 = np.empty((h, w), np.uint8)
+        self.nonzero8 = np.empty((h, w), np.uint8)
 
     def _setup_full(self, w, h):
         self.full_size = (w, h)
@@ -48,32 +59,61 @@ class Upsampler(object):
         self.B = np.empty((h, w), np.float32)
 
     def coefficients(self, alpha, y_small):
-        """Guided-filter coefficients (A, B) at model size such that alpha*255 ~ A*Y + B."""
+        """Guided-filter coefficients (A, B) at model size such that alpha*255 ~ A*Y + B.
+
+        Only on the box of non-zero alpha grown by three radii (the two box means of the
+        filter and the guide's window around them); A and B are 0 outside it, exactly
+        what the whole-frame filter gives there. `self.ab_rect` (x, y, w, h) is where they
+        may be non-zero (the box grown by two radii)."""
         h, w = alpha.shape
         if self.small_size != (w, h):
             self._setup_small(w, h)
-        # The box mean as two 1-D passes: a third faster than boxFilter on float32.
+        a_full, b_full = self.a, self.b
+        x, y, rw, rh = cv2.boundingRect(cv2.compare(alpha, 0.0, cv2.CMP_NE,
+                                                    dst=self.nonzero8))
+        if rw == 0:
+            a_full.fill(0.0)
+            b_full.fill(0.0)
+            self.ab_rect = (0, 0, 0, 0)
+            return a_full, b_full
+        r = self.ksize[0] // 2
+        span = simd_span(x - 3 * r, x + rw + 3 * r, w)
+        if span is None:
+            x0, y0, x1, y1 = 0, 0, w, h
+        else:
+            (x0, x1), y0, y1 = span, max(0, y - 3 * r), min(h, y + rh + 3 * r)
+        ax0, ay0 = max(0, x - 2 * r), max(0, y - 2 * r)
+        self.ab_rect = (ax0, ay0, min(w, x + rw + 2 * r) - ax0, min(h, y + rh + 2 * r) - ay0)
+        crop = np.s_[y0:y1, x0:x1]
+        alpha, y_small = alpha[crop], y_small[crop]
+        # The box mean as two 1-D passes: a third faster than boxFilter on float32. The
+        # crop is filtered as an image of its own: reflected at its edges, where every
+        # window of the alpha is 0, and so are a and b, as on the whole picture
         k = self.box_kernel
+        border = cv2.BORDER_REFLECT | cv2.BORDER_ISOLATED
         box = lambda src, dst: cv2.sepFilter2D(src, -1, k, k, dst=dst,  # noqa: E731
-                                               borderType=cv2.BORDER_REFLECT)
-        I = self.I
+                                               borderType=border)
+        # six buffers, the box means in place, no temporaries (less memory to bring in)
+        I, II, Ip = self.I[crop], self.II[crop], self.Ip[crop]
+        a, b, mp = a_full[crop], b_full[crop], self.mp[crop]
         np.multiply(y_small, np.float32(_INV255), out=I)
-        cv2.multiply(I, I, dst=self.II)
-        cv2.multiply(I, alpha, dst=self.Ip)
-        mI, mp, mII, mIp = box(I, self.mI), box(alpha, self.mp), box(self.II, self.mII), \
-            box(self.Ip, self.mIp)
-        # var = E[I^2] - E[I]^2 ; cov = E[Ip] - E[I]E[p]   (reusing buffers in place)
-        cv2.subtract(mII, cv2.multiply(mI, mI), dst=mII)
-        cv2.subtract(mIp, cv2.multiply(mI, mp), dst=mIp)
+        cv2.multiply(I, I, dst=II)
+        cv2.multiply(I, alpha, dst=Ip)
+        mI, mp, mII, mIp = box(I, I), box(alpha, mp), box(II, II), box(Ip, Ip)
+        # var = E[I^2] - E[I]^2 ; cov = E[Ip] - E[I]E[p]
+        cv2.subtract(mII, cv2.multiply(mI, mI, dst=a), dst=mII)
+        cv2.subtract(mIp, cv2.multiply(mI, mp, dst=b), dst=mIp)
         # x*k + c as addWeighted: OpenCV's multiply/add by a Python scalar is 5-10x slower
         cv2.addWeighted(mII, 1.0, mII, 0.0, self.eps, dst=mII)
-        a = cv2.divide(mIp, mII, dst=self.a)
-        b = cv2.subtract(mp, cv2.multiply(a, mI), dst=self.b)
+        cv2.divide(mIp, mII, dst=a)
+        cv2.subtract(mp, cv2.multiply(a, mI, dst=II), dst=b)
         box(a, a)
         box(b, b)
         # In Y units: alpha*255 = a*255*I + 255*b = a*Y + 255*b
         cv2.addWeighted(b, 255.0, b, 0.0, 0.0, dst=b)
-        return a, b
+        zero_outside(a_full, x0, y0, x1, y1)
+        zero_outside(b_full, x0, y0, x1, y1)
+        return a_full, b_full
 
     def run(self, alpha: np.ndarray, y_small: np.ndarray, y_full: np.ndarray, out: np.ndarray,
             half: Optional[np.ndarray] = None) -> np.ndarray:
@@ -85,10 +125,22 @@ class Upsampler(object):
             h, w = alpha.shape
             if self.small_size != (w, h):
                 self._setup_small(w, h)
-            np.multiply(alpha, 255.0, out=self.a)
-            cv2.convertScaleAbs(self.a, dst=self.alpha8)  # alpha >= 0 here
-            cv2.resize(self.alpha8, (W, H), dst=out, interpolation=cv2.INTER_LINEAR)
-            self.box = scaled_box(cv2.boundingRect(self.alpha8), w, h, W, H)
+            # round(alpha * 255), alpha >= 0: one pass (the float32 product, then rounded,
+            # as a multiply and a conversion give it: 5 million values alike, each rounding
+            # step +-2000 ulps among them)
+            cv2.convertScaleAbs(alpha, dst=self.alpha8, alpha=255.0)
+            rect = cv2.boundingRect(self.alpha8)
+            # the last run's boxes, when it wrote these very buffers: only what they
+            # covered is zeroed again (half a frame of zeros at 1280x720 otherwise)
+            identity = (out.__array_interface__["data"][0], out.shape,
+                        None if half is None else half.__array_interface__["data"][0])
+            last = self.kept[1] if self.kept is not None and self.kept[0] == identity \
+                else (None, None)
+            written = resize_box(self.alpha8, out, rect, last=last[0])
+            self.box = scaled_box(rect, w, h, W, H)
+            half_written = None if half is None else half_box(out, half, written, last[1])
+            self.kept = (identity, (written, half_written))
+            return out
         else:
             self.box = None
             if y_small.shape != alpha.shape:
@@ -98,13 +150,17 @@ class Upsampler(object):
             if self.mode == "guided_half":
                 if half is None:
                     half = np.empty((H // 2, W // 2), np.uint8)
-                self._apply(a, b, self._half_guide(y_full), half)
+                self._apply(a, b, self._half_guide(y_full), half, self.ab_rect)
                 return self._upscale2(half, out)
-            self._apply(a, b, y_full, out)
+            self.written = self._apply(a, b, y_full, out, self.ab_rect)
         if half is not None:
             # INTER_AREA at exactly 1/2 is the mean of each 2x2 block
             cv2.resize(out, (W // 2, H // 2), dst=half, interpolation=cv2.INTER_AREA)
         return out
+
+    def forget(self) -> None:
+        """The output buffers were written by someone else: zero them whole again."""
+        self.kept = None
 
     def _upscale2(self, src, out):
         """Bilinear 2x of uint8 src (h, w) into out (2h, 2w), pixel centres aligned and edges
@@ -140,17 +196,184 @@ class Upsampler(object):
         return cv2.resize(y_full, (W // 2, H // 2), dst=self.y_half,
                           interpolation=cv2.INTER_AREA)
 
-    def _apply(self, a, b, guide, out):
-        """out = a*guide + b at the guide's size, with a, b scaled up from model size."""
+    def _apply(self, a, b, guide, out, rect=None):
+        """out = a*guide + b at the guide's size, with a, b scaled up from model size;
+        `rect` (x, y, w, h): where a and b may be non-zero (None: anywhere). Returns the
+        box (x0, y0, x1, y1) of out outside which it is 0."""
         H, W = guide.shape
         if self.full_size != (W, H):
             self._setup_full(W, H)
-        cv2.resize(a, (W, H), dst=self.A, interpolation=cv2.INTER_LINEAR)
-        cv2.resize(b, (W, H), dst=self.B, interpolation=cv2.INTER_LINEAR)
-        cv2.multiply(self.A, guide, dst=self.A, dtype=cv2.CV_32F)
+        if rect is None:
+            rect = (0, 0) + a.shape[::-1]
+        x0, y0, x1, y1 = resize_box(a, self.A, rect, clear=False)
+        resize_box(b, self.B, rect, clear=False)
+        zero_outside(out, x0, y0, x1, y1)
+        box = np.s_[y0:y1, x0:x1]
+        A = self.A[box]
+        cv2.multiply(A, guide[box], dst=A, dtype=cv2.CV_32F)
         # float -> uint8 with rounding and saturation in one call
-        cv2.add(self.A, self.B, dst=out, dtype=cv2.CV_8U)
-        return out
+        cv2.add(A, self.B[box], dst=out[box], dtype=cv2.CV_8U)
+        return x0, y0, x1, y1
+
+
+def simd_span(lo: int, hi: int, n: int) -> Optional[Tuple[int, int]]:
+    """[lo, hi) clipped to [0, n) and widened so that OpenCV computes a crop of these
+    columns as it computes them in the whole rows of n: OpenCV's SIMD loops do the last
+    (length mod SIMD_COLUMNS) values of a row (or of a whole continuous array) another
+    way, an ulp apart, which a division (the guided filter's a = cov / var) can make
+    visible. So the span is a whole number of SIMD_COLUMNS wide, or ends where the row
+    ends and starts on a multiple of SIMD_COLUMNS. None when n is not a multiple of
+    SIMD_COLUMNS: the rows of such a picture do not start on the SIMD blocks of the whole
+    (continuous) array, and no crop of it, not even of whole rows, is computed the same."""
+    if n % SIMD_COLUMNS:
+        return None
+    x0, x1 = max(0, lo), min(n, hi)
+    x1 = x0 + -(-(x1 - x0) // SIMD_COLUMNS) * SIMD_COLUMNS
+    if x1 >= n:
+        x0, x1 = x0 // SIMD_COLUMNS * SIMD_COLUMNS, n
+    return x0, x1
+
+
+def difference(a, b):
+    """The slices (rows, columns) that cover box a (x0, y0, x1, y1) but not box b (which
+    may be empty): at most four."""
+    ax0, ay0, ax1, ay1 = a
+    if ax1 <= ax0 or ay1 <= ay0:
+        return []
+    bx0, by0, bx1, by1 = b
+    if bx1 <= bx0 or by1 <= by0 or bx1 <= ax0 or ax1 <= bx0 or by1 <= ay0 or ay1 <= by0:
+        return [np.s_[ay0:ay1, ax0:ax1]]  # no overlap: all of a
+    top, bottom = max(ay0, by0), min(ay1, by1)
+    left, right = max(ax0, bx0), min(ax1, bx1)
+    return [np.s_[ay0:top, ax0:ax1], np.s_[bottom:ay1, ax0:ax1], np.s_[top:bottom, ax0:left],
+            np.s_[top:bottom, right:ax1]]
+
+
+def zero_outside(a: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
+    """a = 0 everywhere but in rows y0:y1, columns x0:x1."""
+    a[:y0] = 0
+    a[y1:] = 0
+    a[y0:y1, :x0] = 0
+    a[y0:y1, x1:] = 0
+
+
+_BOX_EXACT = {}  # (n, N, dtype, axis) -> (source grid, output grid) or None
+GRID_SPANS = 128  # at most this many grid steps along an axis (few checks, little margin)
+CHECK_LINES = 32  # random lines of the once-per-size check (2 miss a wrong weight)
+
+
+def _grid(n: int, big: int) -> Tuple[int, int]:
+    """(source step, output step) of the grid on which a resize n -> big maps whole source
+    pixels onto whole output pixels (multiples of n / gcd(n, big)), coarsened to at most
+    GRID_SPANS steps."""
+    g = math.gcd(n, big)
+    q, p = n // g, big // g
+    k = max(1, -(-n // (q * GRID_SPANS)))
+    return q * k, p * k
+
+
+def _box_grid(n: int, big: int, dtype, axis: int) -> Optional[Tuple[int, int]]:
+    """The _grid of a resize n -> big along `axis` (1 the columns, 0 the rows) when
+    OpenCV's bilinear resize of a span that starts or ends on it gives, on every pixel
+    whose samples lie inside the span, what the whole resize gives there; else None. It
+    does where the sample positions are far from a rounding step of OpenCV's fixed-point
+    weights (384 -> 1280, 288 -> 640, 216 -> 480: exact), not always (uint8 384 -> 854,
+    427 / 192: 1 level at a few columns). Checked once per size pair and dtype, on
+    CHECK_LINES random lines, at every start and end on the grid."""
+    key = (n, big, np.dtype(dtype).str, axis)
+    if key not in _BOX_EXACT:
+        step, out_step = _grid(n, big)
+        rng = np.random.RandomState(n * 7919 + big)
+        lines = (rng.randint(0, 256, (CHECK_LINES, n)) if np.dtype(dtype) == np.uint8
+                 else rng.uniform(-2.0, 2.0, (CHECK_LINES, n))).astype(dtype)
+
+        def resize(a, m):  # along the axis only
+            if axis == 1:
+                return cv2.resize(np.ascontiguousarray(a), (m, CHECK_LINES),
+                                  interpolation=cv2.INTER_LINEAR)
+            return cv2.resize(np.ascontiguousarray(a.T), (CHECK_LINES, m),
+                              interpolation=cv2.INTER_LINEAR).T
+        full = resize(lines, big)
+        m = -(-big // n) + 1  # output pixels of one source pixel, and one more
+        exact = True
+        for s in range(step, n, step):
+            S = s * out_step // step
+            tail, head = resize(lines[:, s:], big - S), resize(lines[:, :s], S)
+            # the pixels a source pixel away from the cut (their samples are inside)
+            if not (np.array_equal(tail[:, m:], full[:, S + m:])
+                    and np.array_equal(head[:, :max(0, S - m)], full[:, :max(0, S - m)])):
+                exact = False
+                break
+        _BOX_EXACT[key] = (step, out_step) if exact else None
+    return _BOX_EXACT[key]
+
+
+def _aligned_span(lo: int, hi: int, n: int, big: int, grid):
+    """The source span [s0, s1) of [0, n) around [lo, hi) whose ends are on the `grid`
+    (_box_grid), and the output span it maps onto; the whole of both without a grid."""
+    if grid is None:
+        return 0, n, 0, big
+    step, out_step = grid
+    k0, k1 = max(0, lo) // step, -(-min(n, hi) // step)
+    return k0 * step, min(n, k1 * step), k0 * out_step, min(big, k1 * out_step)
+
+
+def resize_box(src: np.ndarray, out: np.ndarray, rect, clear: bool = True, last=None):
+    """out = cv2.resize(src, out's size, INTER_LINEAR) for a 2-D src that is 0 outside
+    `rect` (x, y, w, h), resizing only the part that can be non-zero: the source box around
+    rect, grown by a pixel of its zeros and to whole output pixels of the scale (multiples
+    of 3 source pixels at 384 -> 1280), is resized on its own into the output box it maps
+    onto; the rest of out is zeroed when `clear` (only what the box `last` (x0, y0, x1, y1)
+    covered, when out is known to be 0 outside it). Where OpenCV's resize of such a box gives,
+    pixel for pixel, what the whole resize gives (_box_grid, per axis; every sample
+    outside the box is one of its zeros), the output is the whole resize's exactly.
+    Returns the output box (x0, y0, x1, y1)."""
+    h, w = src.shape
+    H, W = out.shape
+    x, y, rw, rh = rect
+    if rw <= 0 or rh <= 0:
+        if clear:
+            if last is None:
+                out.fill(0)
+            else:
+                for part in difference(last, (0, 0, 0, 0)):
+                    out[part] = 0
+        return 0, 0, 0, 0
+    sx0, sx1, x0, x1 = _aligned_span(x - 1, x + rw + 1, w, W, _box_grid(w, W, src.dtype, 1))
+    sy0, sy1, y0, y1 = _aligned_span(y - 1, y + rh + 1, h, H, _box_grid(h, H, src.dtype, 0))
+    if (x1 - x0) * (y1 - y0) > 0.9 * W * H:  # nearly all of it: the plain call
+        cv2.resize(src, (W, H), dst=out, interpolation=cv2.INTER_LINEAR)
+        return 0, 0, W, H
+    if clear:
+        if last is None:
+            zero_outside(out, x0, y0, x1, y1)
+        else:
+            for part in difference(last, (x0, y0, x1, y1)):
+                out[part] = 0
+    cv2.resize(src[sy0:sy1, sx0:sx1], (x1 - x0, y1 - y0), dst=out[y0:y1, x0:x1],
+               interpolation=cv2.INTER_LINEAR)
+    return x0, y0, x1, y1
+
+
+def half_box(full: np.ndarray, half: np.ndarray, box, last=None):
+    """half = the mean of each 2x2 block of `full` (H, W), when full is 0 outside `box`
+    (x0, y0, x1, y1): only the blocks that meet the box are averaged, the rest zeroed (only
+    what the half box `last` covered, when half is known to be 0 outside it). Returns the
+    box of half outside which it is 0."""
+    x0, y0, x1, y1 = box
+    hx0, hy0, hx1, hy1 = x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2
+    if hx1 <= hx0 or hy1 <= hy0:
+        hx0 = hy0 = hx1 = hy1 = 0
+    if last is None:
+        zero_outside(half, hx0, hy0, hx1, hy1)
+    else:
+        for part in difference(last, (hx0, hy0, hx1, hy1)):
+            half[part] = 0
+    if hx1 > hx0 and hy1 > hy0:
+        # INTER_AREA at exactly 1/2 is the mean of each 2x2 block
+        cv2.resize(full[2 * hy0:2 * hy1, 2 * hx0:2 * hx1], (hx1 - hx0, hy1 - hy0),
+                   dst=half[hy0:hy1, hx0:hx1], interpolation=cv2.INTER_AREA)
+    return hx0, hy0, hx1, hy1
 
 
 def scaled_box(rect, w: int, h: int, W: int, H: int):
