@@ -256,9 +256,12 @@ def test_the_float_maps_are_opencvs_and_numpys():
         a, b = rng.normal(size=(2, 3)) * 50, rng.normal(size=(2, 3)) * 50
         inv = pc._inverse6(tuple(a.ravel()))
         np.testing.assert_array_equal(np.reshape(inv, (2, 3)), cv2.invertAffineTransform(a))
+        a_after_b = a[:, :2].dot(b) + np.hstack([np.zeros((2, 2)), a[:, 2:]])
         np.testing.assert_allclose(np.reshape(pc._compose6(tuple(a.ravel()), tuple(b.ravel())),
-                                              (2, 3)), pc._compose(a, b), rtol=1e-12, atol=1e-9)
-        m = pc.roi_to_frame(pr.Roi(*rng.uniform(0.1, 0.9, 4), rng.uniform(-3, 3)), 640, 480, 256)
-        corners = np.array([[0, 0, 1], [256, 0, 1], [0, 256, 1], [256, 256, 1]]).dot(m.T)
-        assert pc._bounds(m, 256) == (corners[:, 0].min(), corners[:, 1].min(),
-                                      corners[:, 0].max(), corners[:, 1].max())
+                                              (2, 3)), a_after_b, rtol=1e-12, atol=1e-9)
+        m6 = pc._roi_to_frame6(pr.Roi(*rng.uniform(0.1, 0.9, 4), rng.uniform(-3, 3)), 640, 480,
+                               256)
+        corners = np.array([[0, 0, 1], [256, 0, 1], [0, 256, 1], [256, 256, 1]]).dot(
+            np.reshape(m6, (2, 3)).T)
+        assert pc._bounds6(m6, 256) == (corners[:, 0].min(), corners[:, 1].min(),
+                                        corners[:, 0].max(), corners[:, 1].max())

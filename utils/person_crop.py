@@ -55,11 +55,6 @@ def _affine_inverse(m: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(np.asarray(m, np.float64))
 
 
-def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The 2x3 map `a` after `b` (x -> a(b(x)))."""
-    return a[:, :2].dot(b) + np.hstack([np.zeros((2, 2)), a[:, 2:]])
-
-
 # The same maps as 6-tuples (a, b, c, d, e, f) = [[a, b, c], [d, e, f]] of Python floats: a
 # crop plan and a paste are a dozen 2x3 products and inverses, which as numpy calls on
 # 2x3 arrays cost ten times the arithmetic (0.34 -> 0.0x ms a plan in the live loop).
@@ -239,13 +234,6 @@ class CropPlan(NamedTuple):
     pad: Tuple[int, int, int, int]  # upright: the border (left, top, right, bottom)
 
 
-def roi_to_frame(roi: Roi, frame_w: int, frame_h: int, size: int,
-                 rotate: bool = True) -> np.ndarray:
-    """2x3 map input pixel -> frame pixel of MediaPipe's crop: the input's centre goes to
-    the ROI's centre, its axes along the ROI's turned sides."""
-    return _matrix(_roi_to_frame6(roi, frame_w, frame_h, size, rotate))
-
-
 def _roi_to_frame6(roi: Roi, frame_w: int, frame_h: int, size: int, rotate: bool = True):
     w, h = roi.width * frame_w, roi.height * frame_h
     theta = roi.rotation if rotate else 0.0
@@ -254,10 +242,6 @@ def _roi_to_frame6(roi: Roi, frame_w: int, frame_h: int, size: int, rotate: bool
     half = size / 2.0
     return (a, b, roi.x_center * frame_w - (a * half + b * half),
             d, e, roi.y_center * frame_h - (d * half + e * half))
-
-
-def _bounds(to_frame: np.ndarray, size: int) -> Tuple[float, float, float, float]:
-    return _bounds6(tuple(np.asarray(to_frame, np.float64).ravel().tolist()), size)
 
 
 def _span(lo: float, hi: float, limit: int) -> Optional[Tuple[int, int]]:
