@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from utils import nv21
-from utils.upsample import difference
+from utils.upsample import difference, union
 
 _INV255 = 1.0 / 255.0
 
@@ -107,13 +107,13 @@ class Compositor(object):
             if x1 <= x0:
                 np.copyto(out, bg)
                 return out
-            copy_outside(bg_y, out_y, x0, y0, x1, y1)
-            copy_outside(bg_vu, out_vu, x0, y0 // 2, x1, y1 // 2)
+            copy_difference(bg_y, out_y, (x0, y0, x1, y1))
+            copy_difference(bg_vu, out_vu, (x0, y0 // 2, x1, y1 // 2))
         else:
             lx0, ly0, lx1, ly1 = last
-            copy_difference(bg_y, out_y, (lx0, ly0, lx1, ly1), (x0, y0, x1, y1))
-            copy_difference(bg_vu, out_vu, (lx0, ly0 // 2, lx1, ly1 // 2),
-                            (x0, y0 // 2, x1, y1 // 2))
+            copy_difference(bg_y, out_y, (x0, y0, x1, y1), (lx0, ly0, lx1, ly1))
+            copy_difference(bg_vu, out_vu, (x0, y0 // 2, x1, y1 // 2),
+                            (lx0, ly0 // 2, lx1, ly1 // 2))
             if x1 <= x0:
                 return out
         box = np.s_[y0:y1, x0:x1]
@@ -131,31 +131,21 @@ class Compositor(object):
 def alpha_box(alpha: np.ndarray, alpha_half: Optional[np.ndarray] = None):
     """(x0, y0, x1, y1), even, of the pixels where alpha (H, W) or alpha_half (H/2, W/2)
     is not 0; (0, 0, 0, 0) when there are none."""
-    boxes = []
+    box = (0, 0, 0, 0)
     x, y, w, h = cv2.boundingRect(alpha)
     if w:
-        boxes.append((x - x % 2, y - y % 2, x + w + (x + w) % 2, y + h + (y + h) % 2))
+        box = (x - x % 2, y - y % 2, x + w + (x + w) % 2, y + h + (y + h) % 2)
     if alpha_half is not None:
         x, y, w, h = cv2.boundingRect(alpha_half)
         if w:
-            boxes.append((2 * x, 2 * y, 2 * (x + w), 2 * (y + h)))
-    if not boxes:
-        return 0, 0, 0, 0
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
+            box = union(box, (2 * x, 2 * y, 2 * (x + w), 2 * (y + h)))
+    return box
 
 
-def copy_outside(src: np.ndarray, dst: np.ndarray, x0: int, y0: int, x1: int, y1: int):
-    """dst = src everywhere but in rows y0:y1, columns x0:x1."""
-    dst[:y0] = src[:y0]
-    dst[y1:] = src[y1:]
-    dst[y0:y1, :x0] = src[y0:y1, :x0]
-    dst[y0:y1, x1:] = src[y0:y1, x1:]
-
-
-def copy_difference(src: np.ndarray, dst: np.ndarray, a, b) -> None:
-    """dst = src over box a (x0, y0, x1, y1) but not in box b (which may be empty)."""
-    for part in difference(a, b):
+def copy_difference(src: np.ndarray, dst: np.ndarray, keep, region=None) -> None:
+    """dst = src over box `region` (x0, y0, x1, y1; None: all of it) but not in box `keep`
+    (which may be empty)."""
+    for part in difference(region or (0, 0, src.shape[1], src.shape[0]), keep):
         dst[part] = src[part]
 
 

@@ -111,8 +111,8 @@ class Upsampler(object):
         box(b, b)
         # In Y units: alpha*255 = a*255*I + 255*b = a*Y + 255*b
         cv2.addWeighted(b, 255.0, b, 0.0, 0.0, dst=b)
-        zero_outside(a_full, x0, y0, x1, y1)
-        zero_outside(b_full, x0, y0, x1, y1)
+        clear(a_full, (x0, y0, x1, y1))
+        clear(b_full, (x0, y0, x1, y1))
         return a_full, b_full
 
     def run(self, alpha: np.ndarray, y_small: np.ndarray, y_full: np.ndarray, out: np.ndarray,
@@ -205,9 +205,9 @@ class Upsampler(object):
             self._setup_full(W, H)
         if rect is None:
             rect = (0, 0) + a.shape[::-1]
-        x0, y0, x1, y1 = resize_box(a, self.A, rect, clear=False)
-        resize_box(b, self.B, rect, clear=False)
-        zero_outside(out, x0, y0, x1, y1)
+        x0, y0, x1, y1 = resize_box(a, self.A, rect, zero=False)
+        resize_box(b, self.B, rect, zero=False)
+        clear(out, (x0, y0, x1, y1))
         box = np.s_[y0:y1, x0:x1]
         A = self.A[box]
         cv2.multiply(A, guide[box], dst=A, dtype=cv2.CV_32F)
@@ -249,12 +249,20 @@ def difference(a, b):
             np.s_[top:bottom, right:ax1]]
 
 
-def zero_outside(a: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
-    """a = 0 everywhere but in rows y0:y1, columns x0:x1."""
-    a[:y0] = 0
-    a[y1:] = 0
-    a[y0:y1, :x0] = 0
-    a[y0:y1, x1:] = 0
+def union(a, b):
+    """The box (x0, y0, x1, y1) holding boxes a and b; an empty one (x1 <= x0 or
+    y1 <= y0) adds nothing."""
+    if a[2] <= a[0] or a[3] <= a[1]:
+        return b
+    if b[2] <= b[0] or b[3] <= b[1]:
+        return a
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def clear(a: np.ndarray, keep, region=None) -> None:
+    """a = 0 over box `region` (x0, y0, x1, y1; None: all of a) but not in box `keep`."""
+    for part in difference(region or (0, 0, a.shape[1], a.shape[0]), keep):
+        a[part] = 0
 
 
 _BOX_EXACT = {}  # (n, N, dtype, axis) -> (source grid, output grid) or None
@@ -318,12 +326,12 @@ def _aligned_span(lo: int, hi: int, n: int, big: int, grid):
     return k0 * step, min(n, k1 * step), k0 * out_step, min(big, k1 * out_step)
 
 
-def resize_box(src: np.ndarray, out: np.ndarray, rect, clear: bool = True, last=None):
+def resize_box(src: np.ndarray, out: np.ndarray, rect, zero: bool = True, last=None):
     """out = cv2.resize(src, out's size, INTER_LINEAR) for a 2-D src that is 0 outside
     `rect` (x, y, w, h), resizing only the part that can be non-zero: the source box around
     rect, grown by a pixel of its zeros and to whole output pixels of the scale (multiples
     of 3 source pixels at 384 -> 1280), is resized on its own into the output box it maps
-    onto; the rest of out is zeroed when `clear` (only what the box `last` (x0, y0, x1, y1)
+    onto; the rest of out is zeroed when `zero` (only what the box `last` (x0, y0, x1, y1)
     covered, when out is known to be 0 outside it). Where OpenCV's resize of such a box gives,
     pixel for pixel, what the whole resize gives (_box_grid, per axis; every sample
     outside the box is one of its zeros), the output is the whole resize's exactly.
@@ -332,24 +340,16 @@ def resize_box(src: np.ndarray, out: np.ndarray, rect, clear: bool = True, last=
     H, W = out.shape
     x, y, rw, rh = rect
     if rw <= 0 or rh <= 0:
-        if clear:
-            if last is None:
-                out.fill(0)
-            else:
-                for part in difference(last, (0, 0, 0, 0)):
-                    out[part] = 0
+        if zero:
+            clear(out, (0, 0, 0, 0), last)
         return 0, 0, 0, 0
     sx0, sx1, x0, x1 = _aligned_span(x - 1, x + rw + 1, w, W, _box_grid(w, W, src.dtype, 1))
     sy0, sy1, y0, y1 = _aligned_span(y - 1, y + rh + 1, h, H, _box_grid(h, H, src.dtype, 0))
     if (x1 - x0) * (y1 - y0) > 0.9 * W * H:  # nearly all of it: the plain call
         cv2.resize(src, (W, H), dst=out, interpolation=cv2.INTER_LINEAR)
         return 0, 0, W, H
-    if clear:
-        if last is None:
-            zero_outside(out, x0, y0, x1, y1)
-        else:
-            for part in difference(last, (x0, y0, x1, y1)):
-                out[part] = 0
+    if zero:
+        clear(out, (x0, y0, x1, y1), last)
     cv2.resize(src[sy0:sy1, sx0:sx1], (x1 - x0, y1 - y0), dst=out[y0:y1, x0:x1],
                interpolation=cv2.INTER_LINEAR)
     return x0, y0, x1, y1
@@ -364,11 +364,7 @@ def half_box(full: np.ndarray, half: np.ndarray, box, last=None):
     hx0, hy0, hx1, hy1 = x0 // 2, y0 // 2, (x1 + 1) // 2, (y1 + 1) // 2
     if hx1 <= hx0 or hy1 <= hy0:
         hx0 = hy0 = hx1 = hy1 = 0
-    if last is None:
-        zero_outside(half, hx0, hy0, hx1, hy1)
-    else:
-        for part in difference(last, (hx0, hy0, hx1, hy1)):
-            half[part] = 0
+    clear(half, (hx0, hy0, hx1, hy1), last)
     if hx1 > hx0 and hy1 > hy0:
         # INTER_AREA at exactly 1/2 is the mean of each 2x2 block
         cv2.resize(full[2 * hy0:2 * hy1, 2 * hx0:2 * hx1], (hx1 - hx0, hy1 - hy0),
