@@ -60,6 +60,7 @@ from utils import person_crop as pc
 from utils import person_detect as pd
 from utils import person_roi as pr
 from utils.inference import Model
+from utils.upsample import union
 
 DETECTOR_SIZE = pd.INPUT_SIZE
 SEGMENTER_SIZE = pr.LANDMARK_INPUT
@@ -324,9 +325,7 @@ class People(object):
         if outcome == "ok":
             box = pc.paste_max(mask, plan, w, h, canvas, self.paste_floor)
             if box is not None:
-                b = stats["box"]
-                stats["box"] = box if b is None else (min(b[0], box[0]), min(b[1], box[1]),
-                                                      max(b[2], box[2]), max(b[3], box[3]))
+                stats["box"] = union(stats["box"], box)
         return outcome
 
     def _segment_once(self, frame, w, h, track, stats):
@@ -369,12 +368,8 @@ class People(object):
             return "failed", None, None
         # Next ROI: landmarks 33 and 34, refined on their heatmaps, back in the frame; the
         # nose (landmark 0) tells this person from a neighbour's detection.
-        # (x, y as pr.decode_landmarks gives them, without the sigmoids of the visibility
-        # and presence columns, which nothing here reads)
         first, last = pr.AUX_LANDMARKS[0], pr.AUX_LANDMARKS[-1] + 1
-        r = np.asarray(raw, np.float32)
-        xy = np.concatenate([r[:FACE * 5], r[first * 5:last * 5]]).reshape(-1, 5)[:, :2] \
-            / np.float32(pr.LANDMARK_INPUT)
+        xy = pr.landmarks_xy(np.concatenate([raw[:FACE * 5], raw[first * 5:last * 5]]))
         xy[FACE:] = pr.refine_from_heatmap(xy[FACE:], aux.reshape(2, 64, 64))
         pts = pc.to_frame(xy * s, plan.to_input)
         if not np.isfinite(pts).all() or not face_on_mask(xy[:FACE] * s, pts[:FACE], mask, w, h):
@@ -442,7 +437,7 @@ class People(object):
         canvas.fill(0.0)
         stats = {"calls": {"detector": 0, "segmenter": 0},
                  "ms": {"detector": 0.0, "segmenter": 0.0}, "events": [], "detected": False,
-                 "box": None}
+                 "box": (0, 0, 0, 0)}
         tracks = self.tracks
         todo = list(tracks.people)
         if tracks.detector_due(self.detect_interval, self.max_people):
@@ -479,7 +474,7 @@ class People(object):
         # really looked (a failed detector with people followed only delays newcomers)
         ok = not failed and (bool(done) or "detector failed" not in stats["events"])
         return PersonResult(ok, len(done), face, stats["calls"], stats["ms"],
-                            tuple(stats["events"]), stats["box"] or (0, 0, 0, 0))
+                            tuple(stats["events"]), stats["box"])
 
 
 def face_on_mask(face_px: np.ndarray, face_frame: np.ndarray, mask: np.ndarray,

@@ -184,13 +184,19 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = HEATM
     return out
 
 
+def landmarks_xy(raw: np.ndarray, size: int = LANDMARK_INPUT, columns: int = 2) -> np.ndarray:
+    """x, y (and z with `columns` 3) of raw landmarks (N x 5, or flat) normalised by the
+    crop size: decode_landmarks without the visibility and presence sigmoids."""
+    return np.asarray(raw, np.float32).reshape(-1, 5)[:, :columns] / np.float32(size)
+
+
 def decode_landmarks(raw: np.ndarray, heatmap: Optional[np.ndarray] = None,
                      size: int = LANDMARK_INPUT) -> np.ndarray:
     """39 x 5 landmarks in the crop: x, y, z normalised by the crop size, visibility and
     presence as probabilities; x, y refined with the heatmap logits (39 x 64 x 64) if given."""
     r = np.asarray(raw, np.float32).reshape(-1, 5)
     out = np.empty_like(r)
-    out[:, :3] = r[:, :3] / np.float32(size)
+    out[:, :3] = landmarks_xy(r, size, 3)
     out[:, 3:] = sigmoid(r[:, 3:])
     if heatmap is not None:
         out[:, :2] = refine_from_heatmap(out[:, :2], np.asarray(heatmap).reshape(
