@@ -29,6 +29,7 @@ GOOD_BAD = {
     "keep_presence": ("0.2", "2"),
     "matte_height": ("360", "287"),
     "closeup": ("0.6", "-1"),
+    "selfie_hold": ("0.05", "1.5"),
     "feedback": ("false", "maybe"),
     "prior_decay": ("0.8", "1.5"),
     "prior_floor": ("0.1", "0.99"),

@@ -20,10 +20,10 @@ def person_stage(detector=None, segmenter=None):
                       hilens.Preprocessor())
 
 
-def iou(alpha, box):
+def iou(alpha, *boxes):
     gt = np.zeros(alpha.shape, bool)
-    x0, y0, x1, y1 = box
-    gt[y0:y1, x0:x1] = True
+    for x0, y0, x1, y1 in boxes:
+        gt[y0:y1, x0:x1] = True
     m = alpha >= 128
     return (m & gt).sum() / float((m | gt).sum())
 
@@ -54,13 +54,66 @@ def test_auto_runs_the_selfie_model_only_when_its_rule_says():
     assert p.segmenter == "auto"
     r = p.process(scene(W, H, []))  # nobody: the selfie model's turn
     assert r.calls["selfie"] == 1 and r.people == 0
-    r = p.process(scene(W, H, [PERSON]))  # a person at a distance: the person stage alone
-    assert r.calls["selfie"] == 0 and r.people == 1 and iou(r.alpha, PERSON) > 0.9
+    r = p.process(scene(W, H, [PERSON]))  # a person at a distance, found: the selfie model
+    assert r.calls["selfie"] == 1 and r.people == 1  # looks too (selfie_hold), finds nobody
+    assert iou(r.alpha, PERSON) > 0.9 and not p.fusion.holding  # else: its matte left out
+    assert not p.state.has_prior  # ... and its prior: the next run starts as it would have
+    r = p.process(scene(W, H, [PERSON]))  # followed, no detector: the person stage alone
+    assert r.calls["selfie"] == 0 and r.calls["detector"] == 0 and iou(r.alpha, PERSON) > 0.9
     assert not p.state.has_prior  # the selfie prior does not outlive a skipped frame
+    off = FramePipeline(small_cfg(selfie_hold=0.0), FakeModel(128, 72), people=person_stage())
+    off.process(scene(W, H, []))
+    r = off.process(scene(W, H, [PERSON]))  # selfie_hold 0: no second look
+    assert r.calls["selfie"] == 0 and r.people == 1
     close = FramePipeline(small_cfg(closeup=0.0), FakeModel(128, 72), people=person_stage())
     r = close.process(scene(W, H, [PERSON]))  # every face is a close-up: both, fused
     assert r.calls == {"detector": 4, "segmenter": 1, "selfie": 1}
     assert iou(r.alpha, PERSON) > 0.8
+
+
+class DimBlind(FakeDetector):
+    """A detector that does not see people dimmer than Y 200 (as the pose detector misses a
+    face in profile looking down: hsd/068 of the several-people suite)."""
+
+    def infer(self, inputs):
+        x = inputs[0].copy()
+        y = x[:self.size * self.size]
+        y[y < 200] = 30
+        return FakeDetector.infer(self, [x] + list(inputs[1:]))
+
+
+NEAR = (10, 150, 180, 360)  # a person near the camera the detector misses (Y 160)
+
+
+def with_near(boxes, near=True):
+    frame = scene(W, H, boxes)
+    if near:
+        x0, y0, x1, y1 = NEAR
+        frame[y0:y1, x0:x1] = 160
+    return frame
+
+
+def test_auto_holds_the_selfie_matte_where_it_finds_someone_nobody_follows():
+    def run(cfg):
+        return FramePipeline(cfg, FakeModel(128, 72), people=person_stage(DimBlind()))
+    p = run(small_cfg())
+    r = p.process(with_near([PERSON]))  # the detector finds PERSON only; the selfie looks too
+    assert r.people == 1 and r.calls["detector"] >= 1 and r.calls["selfie"] == 1
+    assert p.fusion.holding and iou(r.alpha, NEAR, PERSON) > 0.8
+    for _ in range(3):  # no detector pass: the selfie model runs on for the region it holds
+        r = p.process(with_near([PERSON]))
+        assert r.calls["detector"] == 0 and r.calls["selfie"] == 1
+        assert iou(r.alpha, NEAR, PERSON) > 0.8
+    r = p.process(with_near([PERSON], near=False))  # gone: the hold ends ...
+    assert r.calls["selfie"] == 1 and not p.fusion.holding and iou(r.alpha, PERSON) > 0.9
+    r = p.process(with_near([PERSON], near=False))  # ... and the selfie model stops
+    assert r.calls["selfie"] == 0 and iou(r.alpha, PERSON) > 0.9
+    # the rule off: the near person is not in the matte
+    off = run(small_cfg(selfie_hold=0.0))
+    for _ in range(3):
+        r = off.process(with_near([PERSON]))
+        assert r.calls["selfie"] == 0 and r.people == 1
+        assert iou(r.alpha, NEAR) < 0.01 and iou(r.alpha, PERSON) > 0.9
 
 
 def test_auto_falls_back_to_the_selfie_model_when_the_person_stage_fails():

@@ -226,6 +226,11 @@ KEYS = [
         "segmenter auto: the selfie model also runs, its matte joined to the people's, "
         "when a followed face (eyes to mouth and ears) is larger than this fraction of the "
         "frame height", lo=0.0, hi=1.0),
+    Key("selfie_hold", "float", 0.02,
+        "segmenter auto: the selfie model also looks whenever the detector does; where its "
+        "matte holds more than this fraction of the frame outside every followed person, it "
+        "runs on and its matte is joined to the people's until that region is followed or "
+        "gone (0: off)", lo=0.0, hi=1.0),
     Key("feedback", "bool", True,
         "feed the previous alpha back into models with a prev_alpha input (zeros when off)"),
     Key("prior_decay", "float", 0.9,

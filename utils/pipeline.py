@@ -86,7 +86,7 @@ class FramePipeline(object):
         self.model = MattingModel(model, self.mw, self.mh, cfg.feedback) \
             if model is not None else None
         self.people = people
-        self.fusion = fusion.Fusion(cfg.closeup) \
+        self.fusion = fusion.Fusion(cfg.closeup, cfg.selfie_hold) \
             if model is not None and people is not None else None
         self.resizer = resizer
         self.state = TemporalState.from_config(cfg, self.mw, self.mh)
@@ -251,6 +251,8 @@ class FramePipeline(object):
         if self.people is not None:
             if reset is not None:
                 self.people.reset()
+                if self.fusion is not None:
+                    self.fusion.reset()
             person = self.people.run(frame, self.person_alpha)
             calls.update(person.calls)
             model_ms.update(person.ms)
@@ -266,6 +268,11 @@ class FramePipeline(object):
                 model_ms["selfie"] = inference.ms
                 if inference.ok:
                     selfie = inference.value
+                    if self.fusion is not None and not self.fusion.keep(selfie, person):
+                        # a second look that found nobody the people miss: as if it had
+                        # not run (the next run starts without this prior, as it would)
+                        selfie = None
+                        self.state.no_alpha()
                 elif person is None or not person.ok:
                     ok = False
                 else:
