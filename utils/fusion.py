@@ -8,15 +8,15 @@ keep() whether the selfie matte goes into this frame's, and fuse()s the two matt
 The selfie model runs
 - when nobody is followed, or the person stage failed (the selfie's turn);
 - when a followed face is larger than `closeup` of the frame height (a close-up);
-- with `selfie_hold` > 0, whenever the detector looks for newcomers (a second look, for the
-  person near the camera the pose detector misses: a profile looking down, hsd/068 of the
-  several-people suite, scores 0.13-0.22 in every detector view, the selfie model has 93% of
-  her). Its matte is kept only where it holds a region the person stage does not follow:
-  more than `selfie_hold` of the frame at alpha >= 0.5 outside every followed person's ROI
-  (unfollowed()). Then the selfie model runs on every frame and its matte is fused, until
-  that region falls below half of `selfie_hold` (followed by then, or gone); on a look that
-  finds no such region its matte is left out, so a far person's matte does not take the
-  selfie's haze once every ten frames.
+- with `selfie_hold` > 0, whenever the detector looks for newcomers: a second look, for the
+  person near the camera the pose detector misses (a profile looking down, hsd/068 of the
+  several-people suite, scores at most 0.28 in the detector's views, where 0.5 is needed;
+  the selfie model has 93% of her). Its matte is kept only where it holds a region the
+  person stage does not follow: more than `selfie_hold` of the frame at alpha >= 0.5
+  outside every followed person's ROI (unfollowed()). Then the selfie model runs on every
+  frame and its matte is fused, until that region falls below half of `selfie_hold`
+  (followed by then, or gone). A look that finds no such region is left out, matte and
+  prior: a far person's matte does not take the selfie's haze once every ten frames.
 """
 from typing import Sequence, Tuple
 
