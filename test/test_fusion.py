@@ -5,8 +5,8 @@ from utils import fusion
 from utils.people import PersonResult
 
 
-def result(people=1, face=0.03, ok=True, detector=0, rois=()):
-    return PersonResult(ok, people, face, {"detector": detector}, {}, (), (0, 0, 0, 0), rois)
+def result(people=1, face=0.03, ok=True, detector=0):
+    return PersonResult(ok, people, face, {"detector": detector}, {}, (), (0, 0, 0, 0))
 
 
 def test_the_selfie_model_runs_for_nobody_a_failure_or_a_close_face():
@@ -27,38 +27,58 @@ def test_fuse_keeps_what_each_found():
     np.testing.assert_array_equal(out, np.array([[0.9, 0.8], [0.2, 0.5]], np.float32))
 
 
-def test_unfollowed_is_the_selfie_matte_outside_every_followed_roi():
-    alpha = np.zeros((10, 20), np.float32)
-    alpha[2:8, 1:5] = 0.9   # 24 pixels nobody follows
-    alpha[2:8, 12:16] = 0.6  # 24 pixels of a followed person
-    alpha[0, 19] = 0.4      # under 0.5: not a person
-    scratch = np.empty(alpha.shape, np.uint8)
-    assert fusion.unfollowed(alpha, [], scratch) == 48 / 200.0
-    assert fusion.unfollowed(alpha, [(0.55, 0.1, 0.85, 0.9)], scratch) == 24 / 200.0
-    assert fusion.unfollowed(alpha, [(0.55, 0.1, 0.85, 0.9), (-0.2, -0.5, 0.3, 2.0)],
-                             scratch) == 0.0
-
-
-def test_the_selfie_model_looks_with_the_detector_and_holds_what_nobody_follows():
+def test_the_selfie_model_looks_with_the_detector_and_holds_what_it_adds():
     f = fusion.Fusion(0.06, 0.02)
     assert not f.use_selfie(result())                  # followed, no detector pass
     assert f.use_selfie(result(detector=1))            # the detector looks: so does the selfie
-    alpha = np.zeros((72, 128), np.float32)
-    alpha[10:60, 80:110] = 1.0  # the followed person
-    roi = (0.55, 0.0, 0.95, 1.0)
-    assert not f.keep(alpha, result(detector=1, rois=(roi,)))  # nobody else: left out
+    assert not f.keep(result(detector=1), 0.0)         # it adds nobody: left out
     assert not f.holding and not f.use_selfie(result())
-    alpha[20:72, 0:30] = 1.0  # someone near the camera that nobody follows: 17% of the frame
-    assert f.keep(alpha, result(detector=1, rois=(roi,))) and f.holding
+    assert f.keep(result(detector=1), 0.17) and f.holding  # someone nobody follows: 17%
     assert f.use_selfie(result())                      # held: the selfie runs on
-    alpha[20:72, 0:30] = 0.0
-    alpha[60:72, 0:10] = 1.0  # 1.3% left: over half of selfie_hold, still held
-    assert f.keep(alpha, result(rois=(roi,))) and f.holding
-    alpha[60:72, 0:10] = 0.0
-    assert not f.keep(alpha, result(rois=(roi,))) and not f.holding  # gone: the hold ends
-    assert f.keep(alpha, result(people=0)) and f.keep(alpha, result(face=0.1))  # its own turn
-    off = fusion.Fusion(0.06, 0.0)  # selfie_hold 0: no second look
-    assert not off.use_selfie(result(detector=1))
+    assert f.keep(result(), 0.013) and f.holding       # 1.3% left: over half of selfie_hold
+    assert not f.keep(result(), 0.0) and not f.holding  # gone: the hold ends
+    assert not f.use_selfie(result())
+    # its own turn: the whole matte, whatever it adds, and no hold
+    assert f.close_up(result(people=0)) and f.close_up(result(face=0.1))
+    assert f.close_up(result(ok=False)) and f.close_up(None)
+    assert not f.close_up(result(face=0.05))
+    f.holding = True
+    assert f.keep(result(people=0), 0.0) and not f.holding
+    off = fusion.Fusion(0.06, 0.0)  # selfie_hold 0: no second look, nothing added
+    assert not off.use_selfie(result(detector=1)) and not off.keep(result(), 0.5)
     f.holding = True
     f.reset()
     assert not f.holding
+
+
+def _blob(a, r0, r1, c0, c1, value=255):
+    a[r0:r1, c0:c1] = value
+    a[r0 - 1:r1 + 1, c0 - 1:c1 + 1][a[r0 - 1:r1 + 1, c0 - 1:c1 + 1] == 0] = 8  # a faint rim
+
+
+def test_drop_followed_leaves_out_the_selfies_view_of_a_followed_person_with_its_rim():
+    selfie = np.zeros((40, 60), np.uint8)
+    _blob(selfie, 5, 35, 5, 20)    # the followed person, wider than the people's matte
+    _blob(selfie, 5, 35, 40, 55)   # someone nobody follows
+    people = np.zeros(selfie.shape, np.float32)
+    people[5:35, 7:18] = 1.0       # the person stage's matte: 11 of its 15 columns
+    scratch = np.empty(selfie.shape, np.uint8)
+    before = selfie.copy()
+    assert fusion.drop_followed(selfie, people, scratch) == 1
+    assert not selfie[:, :30].any()  # the followed person's region, its rim too: gone
+    np.testing.assert_array_equal(selfie[:, 30:], before[:, 30:])  # the other one kept
+
+
+def test_drop_followed_keeps_a_region_that_is_mostly_someone_nobody_follows():
+    selfie = np.zeros((40, 60), np.uint8)
+    _blob(selfie, 5, 35, 5, 50)    # a group: one region of three people side by side
+    people = np.zeros(selfie.shape, np.float32)
+    people[5:35, 5:20] = 1.0       # one of them followed: a third of the region
+    scratch = np.empty(selfie.shape, np.uint8)
+    before = selfie.copy()
+    assert fusion.drop_followed(selfie, people, scratch) == 0
+    np.testing.assert_array_equal(selfie, before)
+    # and nothing to do on an empty box (OpenCV's connectedComponents crashes on one)
+    assert fusion.drop_followed(selfie[:0, :0], people[:0, :0], scratch[:0, :0]) == 0
+    people[5:35, 5:50] = 1.0       # all three followed: the region is theirs
+    assert fusion.drop_followed(selfie, people, scratch) == 1 and not selfie.any()

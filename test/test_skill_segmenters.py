@@ -1,6 +1,7 @@
 """The pipeline with the person stage (segmenter person and auto) on fake networks: the matte
 size, which models run per frame, the fallbacks, and open_pipeline's choice of models."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -114,6 +115,38 @@ def test_auto_holds_the_selfie_matte_where_it_finds_someone_nobody_follows():
         r = off.process(with_near([PERSON]))
         assert r.calls["selfie"] == 0 and r.people == 1
         assert iou(r.alpha, NEAR) < 0.01 and iou(r.alpha, PERSON) > 0.9
+
+
+class Wide(FakeModel):
+    """A selfie model whose view of a person is wider than the person (as the real one's of
+    someone a few metres away: a blob with a soft rim, the haze that flickered)."""
+
+    def infer(self, inputs):
+        out = FakeModel.infer(self, inputs)
+        a = out[0].reshape(self.h, self.w)
+        wide = cv2.dilate(a, np.ones((5, 5), np.uint8))
+        return [cv2.GaussianBlur(wide, (5, 5), 0).reshape(-1)]
+
+
+def test_auto_leaves_a_followed_persons_edge_to_the_person_stage():
+    def halo(cfg):
+        p = FramePipeline(cfg, Wide(128, 72), people=person_stage(DimBlind()))
+        for _ in range(2):
+            r = p.process(with_near([PERSON]))
+        ring = np.zeros(r.alpha.shape, bool)
+        x0, y0, x1, y1 = PERSON
+        ring[y0 - 12:y1 + 12, x0 - 12:x1 + 12] = True
+        ring[y0:y1, x0:x1] = False
+        return r, float(r.alpha[ring].mean()) / 255.0
+
+    def p_holding(r):
+        return iou(r.alpha, NEAR) > 0.3
+    # nobody a close-up: the selfie model runs for the near person nobody follows (its hold)
+    r, on = halo(small_cfg(closeup=1.0))
+    assert r.calls["selfie"] == 1 and p_holding(r) and on < 0.03  # the followed one: left out
+    assert iou(r.alpha, NEAR, PERSON) > 0.8  # the person, and the one nobody follows: kept
+    r, off = halo(small_cfg(closeup=0.0))  # every face a close-up: the whole matte, its haze
+    assert r.calls["selfie"] == 1 and off > 0.2
 
 
 def test_auto_falls_back_to_the_selfie_model_when_the_person_stage_fails():

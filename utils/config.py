@@ -222,15 +222,16 @@ KEYS = [
     Key("matte_height", "int", 216,
         "rows of the matte the people are pasted into (frame aspect; the selfie model "
         "alone uses its own size)", lo=64, hi=1080, parity="even"),
-    Key("closeup", "float", 0.06,
-        "segmenter auto: the selfie model also runs, its matte joined to the people's, "
-        "when a followed face (eyes to mouth and ears) is larger than this fraction of the "
-        "frame height", lo=0.0, hi=1.0),
+    Key("closeup", "float", 0.12,
+        "segmenter auto: a followed face (eyes to mouth and ears) larger than this fraction "
+        "of the frame height is a close-up: the selfie model runs too, its whole matte joined "
+        "to the people's; below it the selfie matte never mattes a followed person",
+        lo=0.0, hi=1.0),
     Key("selfie_hold", "float", 0.02,
         "segmenter auto: the selfie model also looks whenever the detector does; where its "
-        "matte holds more than this fraction of the frame outside every followed person, it "
-        "runs on and its matte is joined to the people's until that region is followed or "
-        "gone (0: off)", lo=0.0, hi=1.0),
+        "matte, less the followed people, holds more than this fraction of the frame, it "
+        "runs on and that is joined to the people's matte until it is followed or gone "
+        "(0: off)", lo=0.0, hi=1.0),
     Key("feedback", "bool", True,
         "feed the previous alpha back into models with a prev_alpha input (zeros when off)"),
     Key("prior_decay", "float", 0.9,

@@ -23,6 +23,7 @@ OpenCV calls on uint8 (the guided-filter coefficients are float32).
 import time
 from typing import Dict, NamedTuple, Optional, Tuple
 
+import cv2
 import numpy as np
 
 from utils import composite, fusion, log, nv21
@@ -147,6 +148,7 @@ class FramePipeline(object):
         self.person_alpha = np.zeros((size[1], size[0]), np.float32)
         self.fused = np.empty((size[1], size[0]), np.float32)
         self.selfie_u8 = np.empty((size[1], size[0]), np.uint8)
+        self.region8 = np.empty((size[1], size[0]), np.uint8)
 
     # -- stages ----------------------------------------------------------------------
     def _resize(self, frame, mw, mh, out):
@@ -225,6 +227,17 @@ class FramePipeline(object):
         written = self.selfie_up.written
         x0, y0, x1, y1 = written if written is not None else (0, 0) + people.shape[::-1]
         box = np.s_[y0:y1, x0:x1]
+        if not self.fusion.close_up(person):
+            # only what the selfie matte adds to the followed people (utils.fusion)
+            selfie8 = self.selfie_u8[box]
+            fusion.drop_followed(selfie8, people[box], self.region8[box])
+            added = cv2.countNonZero(cv2.compare(selfie8, 128, cv2.CMP_GE)) \
+                if selfie8.size else 0
+            if not self.fusion.keep(person, added / float(people.size)):
+                # a second look that adds nobody: as if it had not run (the next run
+                # starts without this prior, as it would have)
+                self.state.no_alpha()
+                return people
         np.multiply(self.selfie_u8[box], np.float32(1.0 / 255.0), out=self.fused[box])
         fusion.fuse(self.fused[box], people[box], people[box])
         return people
@@ -268,11 +281,6 @@ class FramePipeline(object):
                 model_ms["selfie"] = inference.ms
                 if inference.ok:
                     selfie = inference.value
-                    if self.fusion is not None and not self.fusion.keep(selfie, person):
-                        # a second look that found nobody the people miss: as if it had
-                        # not run (the next run starts without this prior, as it would)
-                        selfie = None
-                        self.state.no_alpha()
                 elif person is None or not person.ok:
                     ok = False
                 else:
