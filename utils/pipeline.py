@@ -94,13 +94,14 @@ class FramePipeline(object):
         if people is None:
             self.upsampler = Upsampler(cfg.upsample, cfg.guided_radius, cfg.guided_eps)
         else:
-            # With the person stage the matte is finer than the selfie model's alpha: the
-            # selfie alpha is brought to it following Y (the `upsample` key), the matte to
-            # the frame bilinearly (on person mattes the guided filter drew halos and cost
-            # 2 ms at 1280x720 for no IoU: see utils/people.py)
+            # With the person stage the matte is finer than the selfie model's alpha; both
+            # the selfie alpha to the matte and the matte to the frame are scaled
+            # bilinearly (on person mattes the guided filter drew halos and cost 2 ms at
+            # 1280x720 for no IoU: see utils/people.py; on the selfie alpha it cost 0.6-0.8
+            # ms a selfie frame at 640x480 for -0.0013..+0.0017 IoU and boundary F on the
+            # suites: docs/PERFORMANCE.md). `upsample` is the selfie model's alone.
             self.upsampler = Upsampler("bilinear")
-            self.selfie_up = Upsampler("bilinear" if cfg.upsample == "bilinear" else "guided",
-                                       cfg.guided_radius, cfg.guided_eps)
+            self.selfie_up = Upsampler("bilinear")
         self.background = background if background is not None else \
             Background(cfg.background, cfg.blur_size)
         self.compositor = composite.Compositor()
@@ -147,6 +148,8 @@ class FramePipeline(object):
         self.person_alpha = np.zeros((size[1], size[0]), np.float32)
         self.fused = np.empty((size[1], size[0]), np.float32)
         self.selfie_u8 = np.empty((size[1], size[0]), np.uint8)
+        if self.people is not None:
+            self.selfie_up.forget()  # a new buffer: zeroed whole on its first run
 
     # -- stages ----------------------------------------------------------------------
     def _resize(self, frame, mw, mh, out):
