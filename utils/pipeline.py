@@ -30,7 +30,7 @@ from utils.background import Background
 from utils.inference import MattingModel
 from utils.postprocess import PostProcessor, soft_threshold
 from utils.temporal import TemporalState
-from utils.upsample import Upsampler, simd_span
+from utils.upsample import Upsampler, simd_span, union
 
 STAGES = ("resize", "people", "infer", "postprocess", "upsample", "composite")
 
@@ -205,12 +205,13 @@ class FramePipeline(object):
         return inference
 
     def _matte(self, selfie_alpha, person, matte_y):
-        """The matte at matte size before the history: the selfie alpha cleaned up at model
-        size (and brought to the matte size following the matte-size Y), the people's matte
-        soft-thresholded, fused (fusion.fuse)."""
+        """(matte, box): the matte at matte size before the history (the selfie alpha
+        cleaned up at model size and brought to the matte size, the people's matte
+        soft-thresholded, fused: fusion.fuse) and the box (x0, y0, x1, y1) it is 0 outside,
+        None when not known (the selfie model alone)."""
         selfie = self.post.run(selfie_alpha) if selfie_alpha is not None else None
         if person is None:
-            return selfie
+            return selfie, None
         people = self.person_alpha
         x0, y0, x1, y1 = person.box
         if self.cfg.threshold and x1 > x0:
@@ -220,7 +221,7 @@ class FramePipeline(object):
             box = people if span is None else people[y0:y1, span[0]:span[1]]
             soft_threshold(box, self.cfg.threshold_low, self.cfg.threshold_high)
         if selfie is None:
-            return people
+            return people, person.box
         selfie_y, _ = nv21.planes(self.small)
         self.selfie_up.run(selfie, selfie_y, matte_y, self.selfie_u8)
         # the selfie matte is 0 outside the box it was made in: the people's matte is the
@@ -230,7 +231,7 @@ class FramePipeline(object):
         box = np.s_[y0:y1, x0:x1]
         np.multiply(self.selfie_u8[box], np.float32(1.0 / 255.0), out=self.fused[box])
         fusion.fuse(self.fused[box], people[box], people[box])
-        return people
+        return people, None if written is None else union(person.box, written)
 
     def process(self, frame: np.ndarray) -> FrameResult:
         """frame: NV21 (H*3/2, W) or BGR (H, W, 3) uint8. ValueError for anything else
@@ -282,7 +283,7 @@ class FramePipeline(object):
         laps("infer")
 
         if ok:
-            matte = self.state.new_matte(self._matte(selfie, person, small_y))
+            matte = self.state.new_matte(*self._matte(selfie, person, small_y))
             laps("postprocess")
             frame_y, _ = nv21.planes(frame)
             self.upsampler.run(matte, small_y, frame_y, self.alpha_full, self.alpha_half)
