@@ -10,7 +10,7 @@ Stages (each timed; FrameResult.stage_ms has them in this order):
               resize) and the prior -> alpha, output checks
   postprocess the selfie alpha's clean-up / threshold at model size, the fusion with the
               people's matte at matte size, the matte history (utils.history)
-  upsample    matte -> frame size (guided by Y)
+  upsample    matte -> frame size (guided by Y with the selfie model alone, else bilinear)
   composite   background, NV21 blend, output layout (side by side, fixed display size)
 Which segmenters run is decided by the models the pipeline is given (open_pipeline gives
 it those of cfg.segmenter): the selfie model alone, the person stage alone, or both (auto).
