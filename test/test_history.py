@@ -2,6 +2,7 @@
 still picture, motion and confident pixels passed at once, the camera's noise measured, an
 exposure flicker not taken for motion, a glitch bridged for at most history_bridge frames, a
 real departure passed, the history forgotten on every reset."""
+import cv2
 import numpy as np
 import pytest
 
@@ -387,3 +388,40 @@ def test_the_person_mask_of_the_quantised_matte_is_the_person_mask():
     assert list(a8[0, :3]) == [127, 128, 128]
     assert np.array_equal(history.person_mask_of(a8, np.empty((H, W), np.uint8)),
                           history.person_mask(m, np.empty((H, W), np.uint8)))
+
+
+@pytest.mark.parametrize("margin", [0, 5, None])
+def test_a_nonzero_box_gives_the_numbers_of_the_whole_matte(margin):
+    """new_matte told the box the matte is 0 outside (tight, loose, or the whole: None
+    boxes some frames) keeps and shows what it does without, bridges and empty frames
+    included."""
+    whole = TemporalState(W, H, history=0.95, history_motion=6.0, history_bridge=2,
+                          scene_cut=0)
+    boxed = TemporalState(W, H, history=0.95, history_motion=6.0, history_bridge=2,
+                          scene_cut=0)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    room = noisy(TEXTURE, 0.0, 0)
+    bridged = []
+    for i in range(30):
+        cx = 25 + (i if i < 10 else 10) * 2.0
+        person = ((xx - cx) / 9.0) ** 2 + ((yy - 40) / 22.0) ** 2 < 1.0
+        y = noisy(np.where(person, 200, room).astype(np.uint8), 1.5, 200 + i)
+        matte = np.clip(1.2 - (((xx - cx) / 9.0) ** 2 + ((yy - 40) / 22.0) ** 2), 0, 1)
+        matte = matte.astype(np.float32)
+        matte[0, 0] = 1e-4  # rounds to no level, outside the active box
+        if i in (14, 15, 16, 22):
+            matte[:] = 0.0  # lost on a still picture: bridged, then believed
+        x, y0, w, h = cv2.boundingRect((matte != 0).astype(np.uint8))
+        if margin is None:
+            box = None if i % 3 == 0 else (x, y0, x + w, y0 + h)
+        else:
+            box = (max(0, x - margin), max(0, y0 - margin), min(W, x + w + margin),
+                   min(H, y0 + h + margin)) if w else (0, 0, 0, 0)
+        for st, b in ((whole, None), (boxed, box)):
+            st.begin_frame((640, 360), y)
+        a = whole.new_matte(matte.copy())
+        b = boxed.new_matte(matte.copy(), box)
+        assert np.array_equal(a, b) and np.array_equal(whole.history, boxed.history), i
+        assert whole.bridged == boxed.bridged
+        bridged.append(whole.bridged)
+    assert bridged[14:17] == [1, 2, 0]  # the frames meant to bridge did

@@ -265,8 +265,9 @@ KEYS = [
         "frames a collapse of the person area on a still picture (a network glitch) is "
         "bridged with the history before it is believed (0: never)", lo=0, hi=10),
     Key("upsample", "choice", "guided_half",
-        "alpha to frame size: guided (edge-aware, driven by Y), guided_half (the same at "
-        "half size, then scaled: cheaper) or bilinear",
+        "segmenter selfie: alpha to frame size: guided (edge-aware, driven by Y), "
+        "guided_half (the same at half size, then scaled: cheaper) or bilinear (with the "
+        "person stage every scaling is bilinear)",
         choices=("guided", "guided_half", "bilinear")),
     Key("guided_radius", "int", 2, "guided filter radius at model size", lo=1, hi=16),
     Key("guided_eps", "float", 0.0005,

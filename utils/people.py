@@ -486,14 +486,18 @@ def face_on_mask(face_px: np.ndarray, face_frame: np.ndarray, mask: np.ndarray,
     at the frame's edge after the person had left (one-by-one-person-detection.mp4: a track
     kept 55 frames with presence 0.8-1.0 on an empty room, 0/11 face landmarks on its mask,
     where a person in view has 11/11)."""
-    inside = ((face_frame[:, 0] >= 0) & (face_frame[:, 0] < frame_w)
-              & (face_frame[:, 1] >= 0) & (face_frame[:, 1] < frame_h))
-    seen = int(np.count_nonzero(inside))
+    # (eleven points: Python numbers, not a dozen numpy calls on arrays of eleven)
+    last = mask.shape[0] - 1
+    seen = on = 0
+    for (u, v), (x, y) in zip(face_px.tolist(), face_frame.tolist()):
+        if 0 <= x < frame_w and 0 <= y < frame_h:
+            seen += 1
+            # the crop pixel: clipped into the mask, then truncated (as numpy's clip and
+            # astype(int32) do it)
+            if mask[int(min(max(v, 0), last)), int(min(max(u, 0), last))] >= 0.5:
+                on += 1
     if seen < FACE_SEEN:
         return True  # the face is out of the frame (a bust cut at the top): nothing to check
-    size = mask.shape[0]
-    uv = np.clip(face_px[inside], 0, size - 1).astype(np.int32)
-    on = int(np.count_nonzero(mask[uv[:, 1], uv[:, 0]] >= 0.5))
     return on >= FACE_ON_MASK * seen
 
 

@@ -10,7 +10,7 @@ Stages (each timed; FrameResult.stage_ms has them in this order):
               resize) and the prior -> alpha, output checks
   postprocess the selfie alpha's clean-up / threshold at model size, the fusion with the
               people's matte at matte size, the matte history (utils.history)
-  upsample    matte -> frame size (guided by Y)
+  upsample    matte -> frame size (guided by Y with the selfie model alone, else bilinear)
   composite   background, NV21 blend, output layout (side by side, fixed display size)
 Which segmenters run is decided by the models the pipeline is given (open_pipeline gives
 it those of cfg.segmenter): the selfie model alone, the person stage alone, or both (auto).
@@ -31,7 +31,7 @@ from utils.background import Background
 from utils.inference import MattingModel
 from utils.postprocess import PostProcessor, soft_threshold
 from utils.temporal import TemporalState
-from utils.upsample import Upsampler, simd_span
+from utils.upsample import Upsampler, simd_span, union
 
 STAGES = ("resize", "people", "infer", "postprocess", "upsample", "composite")
 
@@ -95,13 +95,14 @@ class FramePipeline(object):
         if people is None:
             self.upsampler = Upsampler(cfg.upsample, cfg.guided_radius, cfg.guided_eps)
         else:
-            # With the person stage the matte is finer than the selfie model's alpha: the
-            # selfie alpha is brought to it following Y (the `upsample` key), the matte to
-            # the frame bilinearly (on person mattes the guided filter drew halos and cost
-            # 2 ms at 1280x720 for no IoU: see utils/people.py)
+            # With the person stage the matte is finer than the selfie model's alpha; both
+            # the selfie alpha to the matte and the matte to the frame are scaled
+            # bilinearly (on person mattes the guided filter drew halos and cost 2 ms at
+            # 1280x720 for no IoU: see utils/people.py; on the selfie alpha it cost 0.6-0.8
+            # ms a selfie frame at 640x480 for -0.0013..+0.0017 IoU and boundary F on the
+            # suites: docs/PERFORMANCE.md). `upsample` is the selfie model's alone.
             self.upsampler = Upsampler("bilinear")
-            self.selfie_up = Upsampler("bilinear" if cfg.upsample == "bilinear" else "guided",
-                                       cfg.guided_radius, cfg.guided_eps)
+            self.selfie_up = Upsampler("bilinear")
         self.background = background if background is not None else \
             Background(cfg.background, cfg.blur_size)
         self.compositor = composite.Compositor()
@@ -149,6 +150,8 @@ class FramePipeline(object):
         self.fused = np.empty((size[1], size[0]), np.float32)
         self.selfie_u8 = np.empty((size[1], size[0]), np.uint8)
         self.region8 = np.empty((size[1], size[0]), np.uint8)
+        if self.people is not None:
+            self.selfie_up.forget()  # a new buffer: zeroed whole on its first run
 
     # -- stages ----------------------------------------------------------------------
     def _resize(self, frame, mw, mh, out):
@@ -204,12 +207,13 @@ class FramePipeline(object):
         return inference
 
     def _matte(self, selfie_alpha, person, matte_y):
-        """The matte at matte size before the history: the selfie alpha cleaned up at model
-        size (and brought to the matte size following the matte-size Y), the people's matte
-        soft-thresholded, fused (fusion.fuse)."""
+        """(matte, box): the matte at matte size before the history (the selfie alpha
+        cleaned up at model size and brought to the matte size, the people's matte
+        soft-thresholded, fused: fusion.fuse) and the box (x0, y0, x1, y1) it is 0 outside,
+        None when not known (the selfie model alone)."""
         selfie = self.post.run(selfie_alpha) if selfie_alpha is not None else None
         if person is None:
-            return selfie
+            return selfie, None
         people = self.person_alpha
         x0, y0, x1, y1 = person.box
         if self.cfg.threshold and x1 > x0:
@@ -219,7 +223,7 @@ class FramePipeline(object):
             box = people if span is None else people[y0:y1, span[0]:span[1]]
             soft_threshold(box, self.cfg.threshold_low, self.cfg.threshold_high)
         if selfie is None:
-            return people
+            return people, person.box
         selfie_y, _ = nv21.planes(self.small)
         self.selfie_up.run(selfie, selfie_y, matte_y, self.selfie_u8)
         # the selfie matte is 0 outside the box it was made in: the people's matte is the
@@ -237,10 +241,10 @@ class FramePipeline(object):
                 # a second look that adds nobody: as if it had not run (the next run
                 # starts without this prior, as it would have)
                 self.state.no_alpha()
-                return people
+                return people, person.box
         np.multiply(self.selfie_u8[box], np.float32(1.0 / 255.0), out=self.fused[box])
         fusion.fuse(self.fused[box], people[box], people[box])
-        return people
+        return people, None if written is None else union(person.box, written)
 
     def process(self, frame: np.ndarray) -> FrameResult:
         """frame: NV21 (H*3/2, W) or BGR (H, W, 3) uint8. ValueError for anything else
@@ -294,7 +298,7 @@ class FramePipeline(object):
         laps("infer")
 
         if ok:
-            matte = self.state.new_matte(self._matte(selfie, person, small_y))
+            matte = self.state.new_matte(*self._matte(selfie, person, small_y))
             laps("postprocess")
             frame_y, _ = nv21.planes(frame)
             self.upsampler.run(matte, small_y, frame_y, self.alpha_full, self.alpha_half)

@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 
 from utils import history as history_rules
+from utils.upsample import clear, union
 
 LOOK_BACK = 3  # a collapse is a glitch only where the picture is as it was this many frames ago
 NOISE_EVERY = 2  # frames between two measures of the noise
@@ -124,6 +125,7 @@ class TemporalState(object):
         plane start again)."""
         shape = (int(height), int(width))
         self.history = np.zeros(shape, np.float32)  # the last matte shown
+        self._history_box = (0, 0, 0, 0)  # it is 0 outside (x0, y0, x1, y1); None: unknown
         # the Y planes of the last LOOK_BACK frames, newest first: [0] the history's. The
         # planes are not copied but passed round: begin_frame writes this frame's into a
         # free buffer (prev_y), new_matte keeps that buffer and frees the oldest
@@ -205,10 +207,12 @@ class TemporalState(object):
             self.prior.fill(0.0)
             self.has_prior = False
 
-    def new_matte(self, matte: np.ndarray) -> np.ndarray:
+    def new_matte(self, matte: np.ndarray, nonzero=None) -> np.ndarray:
         """The matte of this frame (float32 at the matte size, in place): blended with the
         history (utils.history) or, on a collapse with a still picture, bridged with it;
-        then kept as the history. Returns `matte`."""
+        then kept as the history. Returns `matte`. `nonzero` (x0, y0, x1, y1): a box the
+        matte is 0 outside, when the caller knows it (the person stage's pastes): only that
+        box is quantised, searched and kept (the same numbers); None: anywhere."""
         if self.weight <= 0 and self.bridge <= 0:
             return matte
         rules = history_rules
@@ -232,10 +236,18 @@ class TemporalState(object):
                     self._still_limit = rules.still_limit(self._still_lut)
                     self._still_key = key
             self._frames += 1
-        alpha8 = rules.quantise(matte, self._alpha8)
+        alpha8 = self._alpha8  # (read in the active box only)
         # past the picture's change, the work is done in the box of the non-zero alpha:
         # outside it nothing is blended and nobody is (rules.active_box)
-        box = rules.active_box(alpha8)
+        if nonzero is None:
+            box = rules.active_box(rules.quantise(matte, alpha8))
+        else:
+            x0, y0, x1, y1 = nonzero
+            box = rules.active_box(rules.quantise(matte[y0:y1, x0:x1], alpha8[y0:y1, x0:x1])) \
+                if x1 > x0 and y1 > y0 else None
+            if box is not None:
+                box = (slice(box[0].start + y0, box[0].stop + y0),
+                       slice(box[1].start + x0, box[1].stop + x0))
         area = 0
         if box is not None:
             # (the person mask in the box of the last still mask, read already and written
@@ -266,6 +278,8 @@ class TemporalState(object):
                                             self._scratch8)[0]
             if glitch and self.bridged < self.bridge:
                 np.maximum(matte, self.history, out=matte)
+                nonzero = None if nonzero is None or self._history_box is None else \
+                    union(nonzero, self._history_box)
                 area = self.history_area
                 self.bridged += 1
             else:
@@ -280,7 +294,13 @@ class TemporalState(object):
                     unsure8 = rules.unsure_of(alpha_box, alpha_box)
                     previous = self.history[box]
                     rules.blend(matte[box], previous, still8, unsure8, self.weight, previous)
-        np.copyto(self.history, matte)
+        if nonzero is None or self._history_box is None:
+            np.copyto(self.history, matte)
+        else:  # (the history is 0 outside its box too)
+            x0, y0, x1, y1 = nonzero
+            np.copyto(self.history[y0:y1, x0:x1], matte[y0:y1, x0:x1])
+            clear(self.history, nonzero, self._history_box)
+        self._history_box = nonzero
         self._keep_y()
         self.history_area = area  # of the new matte before the blend: near enough
         self.has_history = True

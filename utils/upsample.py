@@ -39,7 +39,8 @@ class Upsampler(object):
         # bilinear: (x0, y0, x1, y1), even, of the last output outside which it is 0 (the
         # compositor copies the background there); None: not known
         self.box = None
-        # guided (full size): (x0, y0, x1, y1) of the last output outside which it is 0
+        # guided (full size) and bilinear: (x0, y0, x1, y1) of the last output outside which
+        # it is 0
         self.written = None
         # bilinear: ((out, half) identity, their boxes) of the last run: both are 0 outside
         # them until someone else writes into them (forget())
@@ -137,6 +138,7 @@ class Upsampler(object):
             last = self.kept[1] if self.kept is not None and self.kept[0] == identity \
                 else (None, None)
             written = resize_box(self.alpha8, out, rect, last=last[0])
+            self.written = written
             self.box = scaled_box(rect, w, h, W, H)
             half_written = None if half is None else half_box(out, half, written, last[1])
             self.kept = (identity, (written, half_written))

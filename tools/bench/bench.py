@@ -547,9 +547,9 @@ def bench_history(cfg, videos, frames, start=0, chunk=25, warmup=5, frame_size=H
         state, times = pipeline.state, []
         new_matte = state.new_matte
 
-        def timed(matte, new_matte=new_matte, times=times):
+        def timed(*args, new_matte=new_matte, times=times):
             t0 = time.perf_counter()
-            result = new_matte(matte)
+            result = new_matte(*args)
             times.append((time.perf_counter() - t0) * 1000.0)
             return result
 
