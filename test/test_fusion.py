@@ -5,8 +5,8 @@ from utils import fusion
 from utils.people import PersonResult
 
 
-def result(people=1, face=0.03, ok=True, detector=0):
-    return PersonResult(ok, people, face, {"detector": detector}, {}, (), (0, 0, 0, 0))
+def result(people=1, face=0.03, ok=True, detector=0, rois=()):
+    return PersonResult(ok, people, face, {"detector": detector}, {}, (), (0, 0, 0, 0), rois)
 
 
 def test_the_selfie_model_runs_for_nobody_a_failure_or_a_close_face():
@@ -25,6 +25,18 @@ def test_fuse_keeps_what_each_found():
     out = np.empty_like(selfie)
     assert fusion.fuse(selfie, people, out) is out
     np.testing.assert_array_equal(out, np.array([[0.9, 0.8], [0.2, 0.5]], np.float32))
+
+
+def test_unfollowed_is_the_selfie_matte_outside_every_followed_roi():
+    selfie = np.zeros((10, 20), np.uint8)
+    selfie[2:8, 1:5] = 230   # 24 pixels nobody follows
+    selfie[2:8, 12:16] = 150  # 24 pixels in a followed person's ROI
+    selfie[0, 19] = 100      # under 0.5: not a person
+    scratch = np.empty(selfie.shape, np.uint8)
+    assert fusion.unfollowed(selfie, [], scratch) == 48
+    assert fusion.unfollowed(selfie, [(0.55, 0.1, 0.85, 0.9)], scratch) == 24
+    assert fusion.unfollowed(selfie, [(0.55, 0.1, 0.85, 0.9), (-0.2, -0.5, 0.3, 2.0)],
+                             scratch) == 0
 
 
 def test_the_selfie_model_looks_with_the_detector_and_holds_what_it_adds():

@@ -27,6 +27,8 @@ wavers from frame to frame; joined by the maximum to the person stage's sharper 
 most of the static flicker of one-by-one-person-detection.mp4 (0.732e-3 joined, 0.510 with the
 person stage alone). model/MODEL.md, "The selfie model's share", has the measurements.
 """
+from typing import Sequence, Tuple
+
 import cv2
 import numpy as np
 
@@ -34,6 +36,20 @@ CLOSEUP = 0.12  # a followed person whose face exceeds this fraction of the fram
 SELFIE_HOLD = 0.02  # what the selfie matte adds to the people's, as a fraction of the frame
 REGION_LOW = 3  # a selfie region: connected pixels above this (of 255), its faint rim included
 FOLLOWED_SHARE = 0.6  # a region is a followed person from this share of its confident pixels
+
+
+def unfollowed(selfie8: np.ndarray, boxes: Sequence[Tuple[float, float, float, float]],
+               scratch: np.ndarray) -> int:
+    """The pixels of `selfie8` (uint8, a matte of the frame's aspect) at >= 128 outside
+    every box (frame-normalised x0, y0, x1, y1). scratch: uint8 of its shape."""
+    h, w = selfie8.shape
+    cv2.compare(selfie8, 128, cv2.CMP_GE, dst=scratch)
+    for x0, y0, x1, y1 in boxes:
+        c0, c1 = max(0, int(x0 * w)), min(w, int(np.ceil(x1 * w)))
+        r0, r1 = max(0, int(y0 * h)), min(h, int(np.ceil(y1 * h)))
+        if c1 > c0 and r1 > r0:
+            scratch[r0:r1, c0:c1] = 0
+    return cv2.countNonZero(scratch)
 
 
 class Fusion(object):

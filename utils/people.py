@@ -233,6 +233,8 @@ class PersonResult(NamedTuple):
     ms: Dict[str, float]  # their wall time
     events: Tuple[str, ...]  # what went wrong (counted by the run summary)
     box: Tuple[int, int, int, int] = (0, 0, 0, 0)  # the canvas is 0 outside (x0, y0, x1, y1)
+    # the ROIs of the people segmented, as roi_box()es: where the person stage looks next
+    rois: Tuple[Tuple[float, float, float, float], ...] = ()
 
 
 class People(object):
@@ -474,7 +476,8 @@ class People(object):
         # really looked (a failed detector with people followed only delays newcomers)
         ok = not failed and (bool(done) or "detector failed" not in stats["events"])
         return PersonResult(ok, len(done), face, stats["calls"], stats["ms"],
-                            tuple(stats["events"]), stats["box"])
+                            tuple(stats["events"]), stats["box"],
+                            tuple(roi_box(t.roi) for t in done))
 
 
 def face_on_mask(face_px: np.ndarray, face_frame: np.ndarray, mask: np.ndarray,

@@ -23,7 +23,6 @@ OpenCV calls on uint8 (the guided-filter coefficients are float32).
 import time
 from typing import Dict, NamedTuple, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from utils import composite, fusion, log, nv21
@@ -233,10 +232,8 @@ class FramePipeline(object):
         box = np.s_[y0:y1, x0:x1]
         if not self.fusion.close_up(person):
             # only what the selfie matte adds to the followed people (utils.fusion)
-            selfie8 = self.selfie_u8[box]
-            fusion.drop_followed(selfie8, people[box], self.region8[box])
-            added = cv2.countNonZero(cv2.compare(selfie8, 128, cv2.CMP_GE)) \
-                if selfie8.size else 0
+            fusion.drop_followed(self.selfie_u8[box], people[box], self.region8[box])
+            added = fusion.unfollowed(self.selfie_u8, person.rois, self.region8)
             if not self.fusion.keep(person, added / float(people.size)):
                 # a second look that adds nobody: as if it had not run (the next run
                 # starts without this prior, as it would have)
