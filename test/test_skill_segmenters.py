@@ -149,6 +149,27 @@ def test_auto_leaves_a_followed_persons_edge_to_the_person_stage():
     assert r.calls["selfie"] == 1 and off > 0.2
 
 
+class Mural(FakeModel):
+    """A selfie model that takes a picture on the wall beside a person for part of them
+    (DAVIS rollerblade: the mural joined to the skater, a region mostly not the person)."""
+
+    def infer(self, inputs):
+        out = FakeModel.infer(self, inputs)
+        a = out[0].reshape(self.h, self.w)
+        if a.any():
+            rows, cols = np.nonzero(a)
+            r0, r1, c1 = rows.min(), rows.max() + 1, cols.min()
+            a[r0:r1, max(0, c1 - (cols.max() + 1 - c1)):c1] = 1.0  # as wide as the person
+        return [a.reshape(-1)]
+
+
+def test_auto_does_not_hold_what_the_selfie_model_joins_to_a_followed_person():
+    p = FramePipeline(small_cfg(), Mural(128, 72), people=person_stage())
+    for _ in range(3):
+        r = p.process(scene(W, H, [PERSON]))
+        assert not p.fusion.holding and iou(r.alpha, PERSON) > 0.9
+
+
 def test_auto_falls_back_to_the_selfie_model_when_the_person_stage_fails():
     seg = FakeSegmenter(script=[None, "raise"])
     p = FramePipeline(small_cfg(), FakeModel(128, 72), people=person_stage(segmenter=seg))
