@@ -229,9 +229,9 @@ KEYS = [
         lo=0.0, hi=1.0),
     Key("selfie_hold", "float", 0.02,
         "segmenter auto: the selfie model also looks whenever the detector does; where its "
-        "matte, less the followed people, holds more than this fraction of the frame, it "
-        "runs on and that is joined to the people's matte until it is followed or gone "
-        "(0: off)", lo=0.0, hi=1.0),
+        "matte, less the followed people, holds more than this fraction of the frame outside "
+        "their ROIs, it runs on and that is joined to the people's matte until it is "
+        "followed or gone (0: off)", lo=0.0, hi=1.0),
     Key("feedback", "bool", True,
         "feed the previous alpha back into models with a prev_alpha input (zeros when off)"),
     Key("prior_decay", "float", 0.9,

@@ -16,11 +16,15 @@ The selfie model runs
 - with `selfie_hold` > 0, whenever the detector looks for newcomers: a second look, for the
   person the pose detector misses (a profile looking down, hsd/068 of the several-people
   suite, scores at most 0.28 in the detector's views, where 0.5 is needed; the selfie model
-  has 93% of her) and for members of a group beyond `max_people` or hidden in a followed
-  person's crop. What it adds is its matte less the regions that are a followed person: kept
-  when more than `selfie_hold` of the frame at alpha >= 0.5 remains. Then the selfie model
-  runs on every frame, until what remains falls below half of `selfie_hold` (followed by
-  then, or gone). A look that adds nothing is left out, matte and prior.
+  has 93% of her) and for members of a group beyond `max_people`. What it adds is its
+  matte less the regions that are a followed person, counted outside every followed
+  person's ROI (unfollowed()): kept when that is more than
+  `selfie_hold` of the frame at alpha >= 0.5. (Inside the ROIs the person stage has looked;
+  counted there too, a region the selfie model joins to a followed person that is mostly
+  not them held the look: on DAVIS rollerblade the mural beside the skater, 15 frames, IoU
+  0.88 -> 0.41.) Then the selfie model runs on every frame, until that falls below half of
+  `selfie_hold` (followed by then, or gone). A look that adds nothing is left out, matte
+  and prior.
 A followed person who is not a close-up is never matted by the selfie model: at that distance
 it sees a person as a blob wider than the person with a soft rim, which moves with them and
 wavers from frame to frame; joined by the maximum to the person stage's sharper matte it was
