@@ -18,8 +18,8 @@ The selfie model runs
   suite, scores at most 0.28 in the detector's views, where 0.5 is needed; the selfie model
   has 93% of her) and for members of a group beyond `max_people`. What it adds is its
   matte less the regions that are a followed person, counted outside every followed
-  person's ROI (unfollowed()): kept when that is more than
-  `selfie_hold` of the frame at alpha >= 0.5. (Inside the ROIs the person stage has looked;
+  person's ROI (unfollowed()): kept when that is more than `selfie_hold` of the frame at
+  alpha >= 0.5. (Inside the ROIs the person stage has looked;
   counted there too, a region the selfie model joins to a followed person that is mostly
   not them held the look: on DAVIS rollerblade the mural beside the skater, 15 frames, IoU
   0.88 -> 0.41.) Then the selfie model runs on every frame, until that falls below half of
@@ -99,12 +99,12 @@ def fuse(selfie: np.ndarray, people: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def drop_followed(selfie8: np.ndarray, people: np.ndarray, scratch: np.ndarray) -> int:
     """In place: zero the regions of the selfie matte that are a followed person (see the
-    top of this file), returns how many. selfie8: uint8 (the selfie matte at matte size, 0-255), people:
-    float32 of its shape (the people's matte), scratch: uint8 of its shape. A region is a
-    connected component of selfie8 > REGION_LOW (its faint rim included: left behind, the
-    rim is the haze); it is a followed person when at least FOLLOWED_SHARE of its confident
-    pixels (>= 128) are on the people's matte (alpha >= 0.5): a group of three with one
-    followed is kept whole (its other members are what the selfie model adds)."""
+    top of this file); returns how many. selfie8: uint8 (the selfie matte at matte size,
+    0-255), people: float32 of its shape (the people's matte), scratch: uint8 of its shape.
+    A region is a connected component of selfie8 > REGION_LOW (its faint rim included: left
+    behind, the rim is the haze); it is a followed person when at least FOLLOWED_SHARE of
+    its confident pixels (>= 128) are on the people's matte (alpha >= 0.5): a group of three
+    with one followed is kept whole (its other members are what the selfie model adds)."""
     if selfie8.size == 0:  # (OpenCV's connectedComponents crashes on an empty array)
         return 0
     cv2.compare(selfie8, REGION_LOW, cv2.CMP_GT, dst=scratch)
