@@ -51,8 +51,10 @@ after three failures in a row); both can make PersonResult.ok False so the calle
 (the selfie model, or the untouched frame). A crop the hardware refuses is made by OpenCV
 (logged once a minute, counted as "crop refused").
 """
+import math
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+import cv2
 import numpy as np
 
 from utils import log
@@ -264,6 +266,7 @@ class People(object):
         self.anchors = pd.ssd_anchors()
         self.det_input = pc.black_square(DETECTOR_SIZE)
         self.seg_input = pc.black_square(SEGMENTER_SIZE)
+        self.paste_buffers = pc.PasteBuffers()
         self.zoom = bool(zoom)
         self.views = None
         self.views_size = None
@@ -323,7 +326,7 @@ class People(object):
         left the frame) or 'failed'."""
         outcome, mask, plan = self._segment_once(frame, w, h, track, stats)
         if outcome == "ok":
-            box = pc.paste_max(mask, plan, w, h, canvas, self.paste_floor)
+            box = pc.paste_max(mask, plan, w, h, canvas, self.paste_floor, self.paste_buffers)
             if box is not None:
                 stats["box"] = union(stats["box"], box)
         return outcome
@@ -362,7 +365,9 @@ class People(object):
             track.unsure = 0
         s = SEGMENTER_SIZE
         mask = alpha.reshape(s, s)
-        if not np.isfinite(mask).all():
+        # (a sum in float64 is finite exactly when every float32 value is: one pass, no
+        # temporary; the element test only when it is not)
+        if not (math.isfinite(cv2.sumElems(mask)[0]) or np.isfinite(mask).all()):
             self.segmenter.fail("alpha has NaN/inf values")
             stats["events"].append("segmenter failed")
             return "failed", None, None
@@ -375,7 +380,8 @@ class People(object):
         if not np.isfinite(pts).all() or not face_on_mask(xy[:FACE] * s, pts[:FACE], mask, w, h):
             return "lost", None, None
         face = pts[:FACE]
-        track.face = float(max(np.ptp(face[:, 0]), np.ptp(face[:, 1]))) / h
+        fx, fy = face.T.tolist()  # (Python numbers: np.ptp is two numpy calls each)
+        track.face = float(max(max(fx) - min(fx), max(fy) - min(fy))) / h
         pts /= np.array([w, h], np.float64)
         if track.unsure == 0:
             # An unsure person's landmarks do not move the ROI: behind an obstacle they
