@@ -436,11 +436,18 @@ class People(object):
         self.tracks.detected(True)
         return new
 
-    def run(self, frame: np.ndarray, canvas: np.ndarray) -> PersonResult:
+    def run(self, frame: np.ndarray, canvas: np.ndarray,
+            dirty: Optional[Tuple[int, int, int, int]] = None) -> PersonResult:
         """frame: NV21 (H*3/2, W) uint8; canvas: float32 (ch, cw), the matte of the whole
-        frame at its own scale, zeroed here and filled with the people found."""
+        frame at its own scale, zeroed here and filled with the people found. `dirty`
+        (x0, y0, x1, y1): a box the canvas is 0 outside already, when the caller knows it
+        (only that box is zeroed: a whole matte-size fill each frame is memory to bring into
+        the cache for nothing); None: the whole canvas."""
         w, h = frame.shape[1], frame.shape[0] * 2 // 3
-        canvas.fill(0.0)
+        if dirty is None:
+            canvas.fill(0.0)
+        else:
+            canvas[dirty[1]:dirty[3], dirty[0]:dirty[2]].fill(0.0)
         stats = {"calls": {"detector": 0, "segmenter": 0},
                  "ms": {"detector": 0.0, "segmenter": 0.0}, "events": [], "detected": False,
                  "box": (0, 0, 0, 0)}
