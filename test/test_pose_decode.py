@@ -204,3 +204,17 @@ def test_heatmap_refinement_gives_the_plain_sigmoid_windows_numbers_to_the_bit()
         xy = rng.uniform(-0.1, 1.1, (2, 2)).astype(np.float32)
         got, want = pr.refine_from_heatmap(xy, hm), _refine_reference(xy, hm)
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_the_iou_matrix_is_iou_row_by_row_to_the_bit():
+    # weighted_nms reads its overlaps from it: the same numbers as iou() of each box, on
+    # boxes overlapping, apart, of negative and of zero size
+    rng = np.random.RandomState(4)
+    for n in (1, 2, 7, 30):
+        c = rng.uniform(0, 1, (n, 2))
+        s = rng.uniform(0.001, 0.3, (n, 2)) * rng.choice([1, 1, -0.2], (n, 1))
+        boxes = np.concatenate([c - s, c + s], 1).astype(np.float32)
+        boxes[0, 2] = boxes[0, 0]
+        m = pd.iou_matrix(boxes)
+        for i in range(n):
+            assert np.array_equal(m[i].view(np.uint32), pd.iou(boxes[i], boxes).view(np.uint32))
