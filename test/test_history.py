@@ -33,6 +33,27 @@ def maps(y, y_prev, noise=None):
     return change, level, history.still(change, lut, np.empty(y.shape, np.uint8))
 
 
+def test_the_picture_change_is_its_definition_to_the_level():
+    # |y - round(g * y_prev)| in 1/SCALE levels, saturated at 255, averaged over 3x3 (replicated
+    # border) and rounded: over every difference 0..255 and a big exposure change
+    r = np.random.RandomState(5)
+    for y_prev, y in ((TEXTURE, noisy(TEXTURE, 20.0, 1)),
+                      (r.randint(0, 256, (H, W)).astype(np.uint8),
+                       r.randint(0, 256, (H, W)).astype(np.uint8)),
+                      (np.zeros((16, 16), np.uint8), np.arange(256, dtype=np.uint8).reshape(16, 16))):
+        for reference in (None, (None, 1.2 * float(y_prev.mean()) + 1.0)):
+            got = history.picture_change(y, y_prev, np.empty(y.shape, np.uint8),
+                                         np.empty(y.shape, np.uint8), reference=reference)
+            m_prev = y_prev.mean() if reference is None else reference[1]
+            g = y.mean() / m_prev if m_prev >= 1.0 else 1.0
+            g = min(max(g, 1.0 - history.MAX_GAIN), 1.0 + history.MAX_GAIN)
+            d = np.abs(y.astype(np.int32) - cv2.convertScaleAbs(y_prev, None, g))
+            d = np.minimum(d * history.SCALE, 255)
+            p = np.pad(d, 1, mode="edge")
+            box = sum(p[i:i + y.shape[0], j:j + y.shape[1]] for i in range(3) for j in range(3))
+            assert np.abs(got - box / 9.0).max() <= 0.5 + 1e-9
+
+
 def test_flicker_is_damped_on_a_still_picture():
     st = TemporalState(W, H, history=0.8, history_motion=3.0)
     off = TemporalState(W, H, history=0.0, history_bridge=0)

@@ -372,3 +372,30 @@ def test_a_body_larger_than_its_square_view_must_be_sure_to_be_followed():
     p.tracks.fresh = False  # the whole frame's turn: its detection needs only 0.5
     r, _ = run(p, [person])
     assert r.people == 1
+
+
+class _ScaledAlpha(FakeSegmenter):
+    """FakeSegmenter whose alpha is multiplied by `scale` (huge finite), or with one value
+    `scale` when that is not finite."""
+
+    def __init__(self, scale):
+        FakeSegmenter.__init__(self)
+        self.scale = np.float32(scale)
+
+    def infer(self, inputs):
+        out = FakeSegmenter.infer(self, inputs)
+        if isinstance(out, list):
+            if np.isfinite(self.scale):
+                out[0] = out[0] * self.scale
+            else:
+                out[0][1000] = self.scale
+        return out
+
+
+def test_only_values_that_are_not_finite_fail_the_segmenter():
+    # the check sums the mask first: values whose float32 sum would overflow (3e38 each)
+    # are finite, one -inf is not
+    r, _ = run(stage(segmenter=_ScaledAlpha(3e38))[0], [PERSON])
+    assert r.ok and r.people == 1 and "segmenter failed" not in r.events
+    r, canvas = run(stage(segmenter=_ScaledAlpha(-np.inf))[0], [PERSON])
+    assert not r.ok and "segmenter failed" in r.events and canvas.max() == 0

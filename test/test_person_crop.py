@@ -240,6 +240,23 @@ def test_paste_max_above_a_floor_covers_the_person_not_the_roi(rotation):
     assert not nothing.any()
 
 
+def test_paste_max_with_kept_buffers_pastes_as_with_new_ones():
+    # one PasteBuffers through pastes of other sizes, rotations and canvases
+    buffers = pc.PasteBuffers()
+    rng = np.random.RandomState(1)
+    for k in range(12):
+        roi = pr.Roi(rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(60, 400) / W,
+                     rng.uniform(60, 400) / H, rng.uniform(-1.5, 1.5) * (k % 2))
+        plan = pc.plan_crop(roi, W, H)
+        mask = cv2.GaussianBlur(rng.uniform(0, 1, (256, 256)).astype(np.float32), (0, 0), 6.0)
+        shape = (H // 2, W // 2) if k % 3 else (H, W)
+        base = rng.uniform(0, 0.3, shape).astype(np.float32)
+        a, b = base.copy(), base.copy()
+        box_a = pc.paste_max(mask, plan, W, H, a, 0.4)
+        box_b = pc.paste_max(mask, plan, W, H, b, 0.4, buffers)
+        assert box_a == box_b and np.array_equal(a, b)
+
+
 def test_to_frame_inverts_to_input():
     plan = pc.plan_crop(pr.Roi(0.6, 0.4, 150.0 / W, 150.0 / H, -0.4), W, H)
     pts = np.array([[10.0, 20.0], [300.0, 100.0]])

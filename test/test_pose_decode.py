@@ -170,3 +170,51 @@ def test_mask_to_frame_fills_the_roi_and_leaves_the_rest_zero():
     assert out[100, 200] == 1.0 and out[60, 160] == 1.0
     assert out[100, 140] == 0.0 and out[20, 200] == 0.0
     assert abs(out.sum() - 100 * 100) < 2 * 100
+
+
+def _refine_reference(xy, heatmap, kernel=pr.HEATMAP_KERNEL,
+                      min_confidence=pr.HEATMAP_MIN_CONFIDENCE):
+    """refine_from_heatmap written plainly: sigmoid() of each window, np.arange indices."""
+    out = np.array(xy, np.float32, copy=True)
+    _, hm_h, hm_w = heatmap.shape
+    half = (kernel - 1) // 2
+    for k in range(len(out)):
+        col = int(np.float32(out[k, 0]) * np.float32(hm_w))
+        row = int(np.float32(out[k, 1]) * np.float32(hm_h))
+        if col < 0 or col >= hm_w or row < 0 or row >= hm_h:
+            continue
+        r0, r1 = max(0, row - half), min(hm_h, row + half + 1)
+        c0, c1 = max(0, col - half), min(hm_w, col + half + 1)
+        conf = pr.sigmoid(heatmap[k, r0:r1, c0:c1])
+        total = conf.sum(dtype=np.float32)
+        if conf.max() >= min_confidence and total > 0:
+            cols, rows = np.arange(c0, c1), np.arange(r0, r1)[:, None]
+            out[k, 0] = (cols * conf).sum(dtype=np.float32) / np.float32(hm_w) / total
+            out[k, 1] = (rows * conf).sum(dtype=np.float32) / np.float32(hm_h) / total
+    return out
+
+
+def test_heatmap_refinement_gives_the_plain_sigmoid_windows_numbers_to_the_bit():
+    rng = np.random.RandomState(3)
+    for i in range(2000):
+        hm = (rng.standard_normal((2, 64, 64)) * rng.choice([1, 5, 50, 200])
+              + rng.uniform(-10, 10)).astype(np.float32)
+        if i % 40 == 0:
+            hm[0, rng.randint(64), rng.randint(64)] = np.nan
+        xy = rng.uniform(-0.1, 1.1, (2, 2)).astype(np.float32)
+        got, want = pr.refine_from_heatmap(xy, hm), _refine_reference(xy, hm)
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_the_iou_matrix_is_iou_row_by_row_to_the_bit():
+    # weighted_nms reads its overlaps from it: the same numbers as iou() of each box, on
+    # boxes overlapping, apart, of negative and of zero size
+    rng = np.random.RandomState(4)
+    for n in (1, 2, 7, 30):
+        c = rng.uniform(0, 1, (n, 2))
+        s = rng.uniform(0.001, 0.3, (n, 2)) * rng.choice([1, 1, -0.2], (n, 1))
+        boxes = np.concatenate([c - s, c + s], 1).astype(np.float32)
+        boxes[0, 2] = boxes[0, 0]
+        m = pd.iou_matrix(boxes)
+        for i in range(n):
+            assert np.array_equal(m[i].view(np.uint32), pd.iou(boxes[i], boxes).view(np.uint32))

@@ -217,3 +217,42 @@ def test_open_pipeline_loads_the_models_of_the_segmenter(tmp_path, logged):
             open_pipeline(wrong)
     finally:
         hilens.terminate()
+
+
+class Blank(FakeSegmenter):
+    """A FakeSegmenter whose masks are empty on the calls in `blank` (a network glitch)."""
+
+    def __init__(self, blank, script=None):
+        FakeSegmenter.__init__(self, script)
+        self.blank, self.n = set(blank), 0
+
+    def infer(self, inputs):
+        out = FakeSegmenter.infer(self, inputs)
+        self.n += 1
+        if self.n in self.blank and isinstance(out, list):
+            out[0] = np.zeros_like(out[0])
+        return out
+
+
+def test_the_people_matte_zeroed_over_its_last_box_is_the_whole_fills():
+    # the person stage zeroes only the box the pipeline says its matte is 0 outside: over
+    # people moving, a near person the selfie matte holds (the fused box), a glitch the
+    # history bridges (the history's matte anywhere) and a frame the segmenter fails, the
+    # frames are those of a pipeline that zeroes the whole matte every time
+    def run():
+        seg = Blank(range(7, 10), script=[None] * 13 + ["nan"] + [None] * 20)
+        return FramePipeline(small_cfg(), FakeModel(128, 72),
+                             people=person_stage(DimBlind(), seg))
+    fast, whole = run(), run()
+    bridged = known = 0
+    for i in range(16):
+        x = 240 + 25 * min(i, 3)  # walks in, then stands (a collapse there is bridged)
+        frame = with_near([(x, 120, x + 60, 300)], near=10 <= i < 14)
+        whole._person_dirty = None
+        a, b = fast.process(frame), whole.process(frame)
+        assert a.ok == b.ok and np.array_equal(a.alpha, b.alpha)
+        assert np.array_equal(a.output, b.output)
+        assert np.array_equal(fast.person_alpha, whole.person_alpha)
+        bridged += fast.state.bridged > 0
+        known += fast._person_dirty is not None
+    assert bridged >= 1 and known >= 8

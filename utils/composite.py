@@ -25,13 +25,19 @@ def chroma_alpha(alpha, half, out):
     return repeat_pairs(half, out)
 
 
-def repeat_pairs(half, out):
+def repeat_pairs(half, out, box=None):
     """(H/2, W/2) -> (H/2, W) with each value twice, for the V and U byte of its pair.
-    A 2-channel merge writes the pairs directly (a third of the cost of a nearest resize)."""
+    A 2-channel merge writes the pairs directly (a third of the cost of a nearest resize).
+    `box` (x0, y0, x1, y1) of the full-size frame, even: only the pairs in it are written
+    (the rest of out is left as it was)."""
     h2, w2 = half.shape
     if not out.flags.c_contiguous:  # a reshape would copy: write through a resize instead
         return cv2.resize(half, (2 * w2, h2), dst=out, interpolation=cv2.INTER_NEAREST)
-    cv2.merge([half, half], dst=out.reshape(h2, w2, 2))
+    pairs = out.reshape(h2, w2, 2)
+    if box is not None:
+        x0, y0, x1, y1 = (v // 2 for v in box)
+        half, pairs = half[y0:y1, x0:x1], pairs[y0:y1, x0:x1]
+    cv2.merge([half, half], dst=pairs)
     return out
 
 
@@ -90,7 +96,7 @@ class Compositor(object):
             if alpha_half.shape != (h // 2, w // 2):
                 raise ValueError("alpha_half must be %s, got %s" % ((h // 2, w // 2),
                                                                     alpha_half.shape))
-            a_vu = repeat_pairs(alpha_half, self.alpha_vu)
+            a_vu = None  # (made below, for the blended box only)
         (frame_y, frame_vu), (bg_y, bg_vu) = nv21.planes(frame), nv21.planes(bg)
         out_y, out_vu = nv21.planes(out)
         # Outside the box of the non-zero alpha (both resolutions) the output is the
@@ -116,6 +122,8 @@ class Compositor(object):
                             (lx0, ly0 // 2, lx1, ly1 // 2))
             if x1 <= x0:
                 return out
+        if a_vu is None:
+            a_vu = repeat_pairs(alpha_half, self.alpha_vu, (x0, y0, x1, y1))
         box = np.s_[y0:y1, x0:x1]
         box_vu = np.s_[y0 // 2:y1 // 2, x0:x1]
         inv = self.inv[box]

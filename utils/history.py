@@ -57,8 +57,6 @@ def _entropy_lut() -> np.ndarray:
 
 
 UNSURE_LUT = _entropy_lut()
-# min(SCALE * x, 255): what convertScaleAbs (or, for 4, two saturating doublings) gives
-_TIMES_SCALE = np.minimum(np.arange(256) * SCALE, 255).astype(np.uint8)
 _LEVELS = np.arange(256, dtype=np.float32)
 
 
@@ -102,7 +100,9 @@ def picture_change(y: np.ndarray, y_prev: np.ndarray, scratch: np.ndarray, out: 
     g = min(max(g, 1.0 - MAX_GAIN), 1.0 + MAX_GAIN)
     cv2.convertScaleAbs(y_prev, scratch, g)
     cv2.absdiff(y, scratch, scratch)
-    cv2.LUT(scratch, _TIMES_SCALE, scratch)  # (one pass: two saturating adds cost two)
+    # (min(SCALE * d, 255) in one pass, exact for every d: a cv2.LUT pass cost twice as
+    # much in the live loop, 0.042 -> 0.018 ms at 384x216)
+    cv2.convertScaleAbs(scratch, scratch, SCALE)
     cv2.boxFilter(scratch, -1, (BOX, BOX), out, (-1, -1), True, cv2.BORDER_REPLICATE)
     return out
 

@@ -51,8 +51,10 @@ after three failures in a row); both can make PersonResult.ok False so the calle
 (the selfie model, or the untouched frame). A crop the hardware refuses is made by OpenCV
 (logged once a minute, counted as "crop refused").
 """
+import math
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+import cv2
 import numpy as np
 
 from utils import log
@@ -266,6 +268,7 @@ class People(object):
         self.anchors = pd.ssd_anchors()
         self.det_input = pc.black_square(DETECTOR_SIZE)
         self.seg_input = pc.black_square(SEGMENTER_SIZE)
+        self.paste_buffers = pc.PasteBuffers()
         self.zoom = bool(zoom)
         self.views = None
         self.views_size = None
@@ -325,7 +328,7 @@ class People(object):
         left the frame) or 'failed'."""
         outcome, mask, plan = self._segment_once(frame, w, h, track, stats)
         if outcome == "ok":
-            box = pc.paste_max(mask, plan, w, h, canvas, self.paste_floor)
+            box = pc.paste_max(mask, plan, w, h, canvas, self.paste_floor, self.paste_buffers)
             if box is not None:
                 stats["box"] = union(stats["box"], box)
         return outcome
@@ -364,7 +367,9 @@ class People(object):
             track.unsure = 0
         s = SEGMENTER_SIZE
         mask = alpha.reshape(s, s)
-        if not np.isfinite(mask).all():
+        # (a sum in float64 is finite exactly when every float32 value is: one pass, no
+        # temporary; the element test only when it is not)
+        if not (math.isfinite(cv2.sumElems(mask)[0]) or np.isfinite(mask).all()):
             self.segmenter.fail("alpha has NaN/inf values")
             stats["events"].append("segmenter failed")
             return "failed", None, None
@@ -377,7 +382,8 @@ class People(object):
         if not np.isfinite(pts).all() or not face_on_mask(xy[:FACE] * s, pts[:FACE], mask, w, h):
             return "lost", None, None
         face = pts[:FACE]
-        track.face = float(max(np.ptp(face[:, 0]), np.ptp(face[:, 1]))) / h
+        fx, fy = face.T.tolist()  # (Python numbers: np.ptp is two numpy calls each)
+        track.face = float(max(max(fx) - min(fx), max(fy) - min(fy))) / h
         pts /= np.array([w, h], np.float64)
         if track.unsure == 0:
             # An unsure person's landmarks do not move the ROI: behind an obstacle they
@@ -432,11 +438,18 @@ class People(object):
         self.tracks.detected(True)
         return new
 
-    def run(self, frame: np.ndarray, canvas: np.ndarray) -> PersonResult:
+    def run(self, frame: np.ndarray, canvas: np.ndarray,
+            dirty: Optional[Tuple[int, int, int, int]] = None) -> PersonResult:
         """frame: NV21 (H*3/2, W) uint8; canvas: float32 (ch, cw), the matte of the whole
-        frame at its own scale, zeroed here and filled with the people found."""
+        frame at its own scale, zeroed here and filled with the people found. `dirty`
+        (x0, y0, x1, y1): a box the canvas is 0 outside already, when the caller knows it
+        (only that box is zeroed: a whole matte-size fill each frame is memory to bring into
+        the cache for nothing); None: the whole canvas."""
         w, h = frame.shape[1], frame.shape[0] * 2 // 3
-        canvas.fill(0.0)
+        if dirty is None:
+            canvas.fill(0.0)
+        else:
+            canvas[dirty[1]:dirty[3], dirty[0]:dirty[2]].fill(0.0)
         stats = {"calls": {"detector": 0, "segmenter": 0},
                  "ms": {"detector": 0.0, "segmenter": 0.0}, "events": [], "detected": False,
                  "box": (0, 0, 0, 0)}

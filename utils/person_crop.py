@@ -377,8 +377,26 @@ def to_frame(points: np.ndarray, to_input: np.ndarray) -> np.ndarray:
     return p.dot(inv[:, :2].T) + inv[:, 2]
 
 
+class PasteBuffers(object):
+    """paste_max's scratch arrays, kept by its caller from call to call: a fresh array
+    each call is fresh memory to fault in and bring into the cache (in the live loop, after
+    a model call, that costs more than the work on it)."""
+
+    def __init__(self):
+        self.above = np.empty((0, 0), np.uint8)
+        self.warped = np.empty((0, 0), np.float32)
+
+    def get(self, mask_shape, canvas_shape):
+        if self.above.shape != tuple(mask_shape):
+            self.above = np.empty(mask_shape, np.uint8)
+        if self.warped.shape != tuple(canvas_shape):
+            self.warped = np.empty(canvas_shape, np.float32)
+        return self.above, self.warped
+
+
 def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
-              canvas: np.ndarray, floor: float = 0.0) -> Optional[Tuple[int, int, int, int]]:
+              canvas: np.ndarray, floor: float = 0.0,
+              buffers: Optional[PasteBuffers] = None) -> Optional[Tuple[int, int, int, int]]:
     """canvas = max(canvas, the input-size `mask` seen in frame coordinates), with the
     canvas a float32 (ch, cw) picture of the whole frame at its own scale. Only the region
     the crop shows is touched, and of it only the box around the mask's values above
@@ -386,7 +404,8 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
     becomes 0) passes it, and the float warp covers the person rather than the whole ROI
     (a standing person fills about half of the ROI's square). Bilinear sampling of values
     at or below `floor` cannot exceed it, so outside that box the canvas is as if pasted.
-    Returns the canvas box (x0, y0, x1, y1) written, None when nothing was."""
+    Returns the canvas box (x0, y0, x1, y1) written, None when nothing was. `buffers`: a
+    PasteBuffers the caller keeps (None: new arrays)."""
     ch, cw = canvas.shape
     sx, sy = cw / float(frame_w), ch / float(frame_h)
     x0 = max(0, int(math.floor(plan.bounds[0] * sx)))
@@ -399,7 +418,8 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
     # canvas pixel -> frame pixel -> input pixel
     canvas_to_input = _compose6(tuple(plan.to_input.ravel().tolist()),
                                 (1.0 / sx, 0.0, 0.0, 0.0, 1.0 / sy, 0.0))
-    mx, my, mw, mh = cv2.boundingRect(cv2.compare(mask, float(floor), cv2.CMP_GT))
+    above, warped = (buffers or PasteBuffers()).get(mask.shape, canvas.shape)
+    mx, my, mw, mh = cv2.boundingRect(cv2.compare(mask, float(floor), cv2.CMP_GT, above))
     if mw == 0:
         return None  # nothing above the floor
     if mw < mask.shape[1] or mh < mask.shape[0]:
@@ -422,8 +442,8 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
     a, b, c, d, e, f = _compose6(canvas_to_input, (1.0, 0.0, x0, 0.0, 1.0, y0))
     m = np.array([[a, b, c + (a * 0.5 + b * 0.5) - 0.5], [d, e, f + (d * 0.5 + e * 0.5) - 0.5]])
     region = canvas[y0:y1, x0:x1]
-    warped = cv2.warpAffine(mask, m, (x1 - x0, y1 - y0),
-                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = warped[:y1 - y0, :x1 - x0]
+    cv2.warpAffine(mask, m, (x1 - x0, y1 - y0), warped,
+                   cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, cv2.BORDER_CONSTANT, 0)
     np.maximum(region, warped, out=region)
     return x0, y0, x1, y1

@@ -128,13 +128,28 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
+def iou_matrix(boxes: np.ndarray) -> np.ndarray:
+    """iou(boxes[i], boxes) as row i, for every i: the same float32 operations, elementwise,
+    in one set of numpy calls."""
+    b = np.asarray(boxes)
+    x0, y0, x1, y1 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    w = np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0)
+    h = np.minimum(y1[:, None], y1) - np.maximum(y0[:, None], y0)
+    inter = np.where((w > 0) & (h > 0), w * h, 0.0)
+    area = (x1 - x0) * (y1 - y0)
+    union = area[:, None] + area - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
 def weighted_nms(dets: Detections, iou_threshold: float = NMS_IOU) -> Detections:
-    """MediaPipe's weighted non-maximum suppression, best score first."""
+    """MediaPipe's weighted non-maximum suppression, best score first. (The overlaps of
+    every pair at once: a pass per cluster was a dozen numpy calls on a few numbers.)"""
     order = np.argsort(-dets.scores, kind="stable")
     scores, boxes, kps = [], [], []
+    overlaps = iou_matrix(dets.boxes) > iou_threshold if order.size else None
     while order.size:
         best = order[0]
-        overlap = iou(dets.boxes[best], dets.boxes[order]) > iou_threshold
+        overlap = overlaps[best, order]
         cluster, order = order[overlap], order[~overlap]
         if cluster.size == 0:
             # a degenerate box overlaps nothing, not even itself: MediaPipe keeps it as it is

@@ -146,6 +146,9 @@ class FramePipeline(object):
             self.state.set_matte_size(*size)
         self.matte_nv21 = self.small if size == (self.mw, self.mh) else nv21.empty(*size)
         self.person_alpha = np.zeros((size[1], size[0]), np.float32)
+        # the box person_alpha is 0 outside after the last frame (None: not known): the
+        # person stage zeroes only that box before its pastes
+        self._person_dirty: Optional[Tuple[int, int, int, int]] = None
         self.fused = np.empty((size[1], size[0]), np.float32)
         self.selfie_u8 = np.empty((size[1], size[0]), np.uint8)
         self.region8 = np.empty((size[1], size[0]), np.uint8)
@@ -267,7 +270,8 @@ class FramePipeline(object):
                 self.people.reset()
                 if self.fusion is not None:
                     self.fusion.reset()
-            person = self.people.run(frame, self.person_alpha)
+            person = self.people.run(frame, self.person_alpha, self._person_dirty)
+            self._person_dirty = person.box  # (what the pastes wrote: see below for more)
             calls.update(person.calls)
             model_ms.update(person.ms)
             events += person.events
@@ -295,7 +299,12 @@ class FramePipeline(object):
         laps("infer")
 
         if ok:
-            matte = self.state.new_matte(*self._matte(selfie, person, small_y))
+            matte, nonzero = self._matte(selfie, person, small_y)
+            matte = self.state.new_matte(matte, nonzero)
+            if person is not None:
+                # the fusion wrote the selfie's box too (nonzero says so; None: anywhere),
+                # and a bridged glitch the history's matte (anywhere)
+                self._person_dirty = nonzero if self.state.bridged == 0 else None
             laps("postprocess")
             frame_y, _ = nv21.planes(frame)
             self.upsampler.run(matte, small_y, frame_y, self.alpha_full, self.alpha_half)
