@@ -34,6 +34,7 @@ from test_skill_support import (
     FakeModel,
     make_skill_dir,
     scene,
+    signals_at_default,
     small_cfg,
     write_clip,
 )
@@ -84,7 +85,7 @@ def start_skill(skill, *args, prefix=()):
     env = dict(os.environ)
     env.pop("HILENS_HDMI_OUTPUT", None)
     return subprocess.Popen(cmd, cwd=str(skill), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True, env=env)
+                            universal_newlines=True, env=env, preexec_fn=signals_at_default)
 
 
 def wait_for_frames(child, n):

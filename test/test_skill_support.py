@@ -2,6 +2,7 @@
 look-alike in pure numpy, and tiny ONNX models + aipp.cfg for runs through the simulator."""
 import os
 import re
+import signal
 
 import cv2
 import numpy as np
@@ -20,6 +21,15 @@ def scene(w, h, box=None, fg=(220, 220, 220), bg=(40, 40, 40), as_bgr=False):
         x0, y0, x1, y1 = box
         img[y0:y1, x0:x1] = fg
     return img if as_bgr else nv21.bgr_to_nv21(img)
+
+
+def signals_at_default():
+    """preexec_fn for a child the test sends signals to: SIGHUP, SIGINT and SIGTERM at their
+    defaults, as a service manager starts it, not as this run inherited them (under `nohup`
+    SIGHUP is ignored, in a shell's background job SIGINT, and an ignored signal stays ignored
+    across exec: the child would never see it)."""
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def small_cfg(**changes):

@@ -12,6 +12,8 @@ import pytest
 
 import hilens
 
+from test_skill_support import signals_at_default
+
 W, H = 192, 128
 REAL_WRITER = cv2.VideoWriter
 
@@ -64,7 +66,8 @@ def stop_child(tmp_path, sig, out_name, setup="", finally_="pass"):
     """Start the loop, let it show >= 20 frames, send `sig`; (returncode, last count, stderr)."""
     code = LOOP.format(setup=setup, finally_=finally_)
     child = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / out_name)], cwd=str(tmp_path),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                             preexec_fn=signals_at_default)
     last = 0
     for line in child.stdout:
         last = int(line.split()[1])
