@@ -172,9 +172,28 @@ def test_mask_to_frame_fills_the_roi_and_leaves_the_rest_zero():
     assert abs(out.sum() - 100 * 100) < 2 * 100
 
 
+def _plain_sigmoid(x):
+    z = np.clip(np.asarray(x, np.float32), -88.0, 88.0)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def test_sigmoid_gives_the_plain_formulas_numbers_to_the_bit():
+    rng = np.random.RandomState(5)
+    x = np.concatenate([rng.standard_normal(5000) * s for s in (1, 10, 100, 1000)])
+    x = np.concatenate([x, [np.nan, np.inf, -np.inf, 88.5, -88.5, 0.0]]).astype(np.float32)
+    got, want = pr.sigmoid(x), _plain_sigmoid(x)
+    assert got.dtype == np.float32 and got is not x
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    window = x[:81].reshape(9, 9)
+    before = window.copy()
+    pr.sigmoid(window[2:7, 1:8])  # a view: its values stay
+    assert np.array_equal(window, before)
+
+
 def _refine_reference(xy, heatmap, kernel=pr.HEATMAP_KERNEL,
                       min_confidence=pr.HEATMAP_MIN_CONFIDENCE):
-    """refine_from_heatmap written plainly: sigmoid() of each window, np.arange indices."""
+    """refine_from_heatmap written plainly: the plain sigmoid of each window, np.arange
+    indices."""
     out = np.array(xy, np.float32, copy=True)
     _, hm_h, hm_w = heatmap.shape
     half = (kernel - 1) // 2
@@ -185,7 +204,7 @@ def _refine_reference(xy, heatmap, kernel=pr.HEATMAP_KERNEL,
             continue
         r0, r1 = max(0, row - half), min(hm_h, row + half + 1)
         c0, c1 = max(0, col - half), min(hm_w, col + half + 1)
-        conf = pr.sigmoid(heatmap[k, r0:r1, c0:c1])
+        conf = _plain_sigmoid(heatmap[k, r0:r1, c0:c1])
         total = conf.sum(dtype=np.float32)
         if conf.max() >= min_confidence and total > 0:
             cols, rows = np.arange(c0, c1), np.arange(r0, r1)[:, None]

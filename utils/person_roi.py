@@ -152,9 +152,16 @@ def crop(image: np.ndarray, matrix: np.ndarray, out_w: int, out_h: int,
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    # |x| > 88 would overflow exp in float32; the result is 0 or 1 there anyway
-    z = np.clip(np.asarray(x, np.float32), -88.0, 88.0)
-    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    """1 / (1 + exp(-x)) in float32, as a new array. |x| > 88 would overflow exp in float32
+    (the result is 0 or 1 there anyway): clipped. In place on one copy: on the 9x9 heatmap
+    windows np.clip alone cost more than the arithmetic."""
+    z = np.maximum(np.asarray(x, np.float32), np.float32(-88.0))
+    np.minimum(z, np.float32(88.0), out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += np.float32(1.0)
+    np.divide(np.float32(1.0), z, out=z)
+    return z
 
 
 _INDEX = np.arange(1024)  # column and row indices for refine_from_heatmap's windows
@@ -177,14 +184,7 @@ def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = HEATM
             continue
         r0, r1 = max(0, row - half), min(hm_h, row + half + 1)
         c0, c1 = max(0, col - half), min(hm_w, col + half + 1)
-        # sigmoid() in place on a copy of the window: its numbers, a third of its calls
-        # (np.clip alone costs more than the arithmetic on 81 values)
-        conf = np.maximum(heatmap[k, r0:r1, c0:c1], np.float32(-88.0))
-        np.minimum(conf, np.float32(88.0), out=conf)
-        np.negative(conf, out=conf)
-        np.exp(conf, out=conf)
-        conf += np.float32(1.0)
-        np.divide(np.float32(1.0), conf, out=conf)
+        conf = sigmoid(heatmap[k, r0:r1, c0:c1])
         total = conf.sum(dtype=np.float32)
         if conf.max() >= min_confidence and total > 0:
             # the column and row indices broadcast (the products of np.mgrid's grids,
