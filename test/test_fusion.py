@@ -43,21 +43,19 @@ def test_the_selfie_model_looks_with_the_detector_and_holds_what_it_adds():
     f = fusion.Fusion(0.06, 0.02)
     assert not f.use_selfie(result())                  # followed, no detector pass
     assert f.use_selfie(result(detector=1))            # the detector looks: so does the selfie
-    assert not f.keep(result(detector=1), 0.0)         # it adds nobody: left out
+    assert not f.keep(0.0)                             # it adds nobody: left out
     assert not f.holding and not f.use_selfie(result())
-    assert f.keep(result(detector=1), 0.17) and f.holding  # someone nobody follows: 17%
+    assert f.keep(0.17) and f.holding                  # someone nobody follows: 17%
     assert f.use_selfie(result())                      # held: the selfie runs on
-    assert f.keep(result(), 0.013) and f.holding       # 1.3% left: over half of selfie_hold
-    assert not f.keep(result(), 0.0) and not f.holding  # gone: the hold ends
+    assert f.keep(0.013) and f.holding                 # 1.3% left: over half of selfie_hold
+    assert not f.keep(0.0) and not f.holding           # gone: the hold ends
     assert not f.use_selfie(result())
-    # its own turn: the whole matte, whatever it adds, and no hold
+    # its own turn: the whole matte, whatever it adds (the pipeline ends a hold there)
     assert f.close_up(result(people=0)) and f.close_up(result(face=0.1))
     assert f.close_up(result(ok=False)) and f.close_up(None)
     assert not f.close_up(result(face=0.05))
-    f.holding = True
-    assert f.keep(result(people=0), 0.0) and not f.holding
     off = fusion.Fusion(0.06, 0.0)  # selfie_hold 0: no second look, nothing added
-    assert not off.use_selfie(result(detector=1)) and not off.keep(result(), 0.5)
+    assert not off.use_selfie(result(detector=1)) and not off.keep(0.5)
     f.holding = True
     f.reset()
     assert not f.holding

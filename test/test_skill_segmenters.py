@@ -109,6 +109,13 @@ def test_auto_holds_the_selfie_matte_where_it_finds_someone_nobody_follows():
     assert r.calls["selfie"] == 1 and not p.fusion.holding and iou(r.alpha, PERSON) > 0.9
     r = p.process(with_near([PERSON], near=False))  # ... and the selfie model stops
     assert r.calls["selfie"] == 0 and iou(r.alpha, PERSON) > 0.9
+    # a close-up ends a hold: the selfie's whole matte joins
+    p = run(small_cfg())
+    p.process(with_near([PERSON]))
+    assert p.fusion.holding
+    p.fusion.closeup = 0.0
+    r = p.process(with_near([PERSON]))
+    assert r.calls["selfie"] == 1 and not p.fusion.holding and iou(r.alpha, NEAR, PERSON) > 0.8
     # the rule off: the near person is not in the matte
     off = run(small_cfg(selfie_hold=0.0))
     for _ in range(3):

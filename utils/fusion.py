@@ -77,13 +77,11 @@ class Fusion(object):
             return True
         return self.hold > 0 and (self.holding or person.calls.get("detector", 0) > 0)
 
-    def keep(self, person, added: float) -> bool:
-        """The selfie model ran: does its matte go into this frame's? `added`: the fraction
-        of the frame its matte (less its regions that are a followed person) holds at alpha
-        >= 0.5; read only when not close_up(person)."""
-        if self.close_up(person):
-            self.holding = False
-            return True
+    def keep(self, added: float) -> bool:
+        """The selfie model ran on a frame that is not close_up(): does its matte go into
+        this frame's? `added`: the fraction of the frame its matte, less its regions that are
+        a followed person, holds at alpha >= 0.5 outside their ROIs. (On a close_up() frame
+        its whole matte joins, and reset() ends any hold.)"""
         self.holding = self.hold > 0 and \
             added > (0.5 * self.hold if self.holding else self.hold)
         return self.holding

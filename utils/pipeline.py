@@ -233,11 +233,13 @@ class FramePipeline(object):
         written = self.selfie_up.written
         x0, y0, x1, y1 = written if written is not None else (0, 0) + people.shape[::-1]
         box = np.s_[y0:y1, x0:x1]
-        if not self.fusion.close_up(person):
+        if self.fusion.close_up(person):
+            self.fusion.reset()  # its whole matte joins: nothing to hold
+        else:
             # only what the selfie matte adds to the followed people (utils.fusion)
             fusion.drop_followed(self.selfie_u8[box], people[box], self.region8[box])
             added = fusion.unfollowed(self.selfie_u8, person.rois, self.region8)
-            if not self.fusion.keep(person, added / float(people.size)):
+            if not self.fusion.keep(added / float(people.size)):
                 # a second look that adds nobody: as if it had not run (the next run
                 # starts without this prior, as it would have)
                 self.state.no_alpha()
