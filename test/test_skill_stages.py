@@ -40,12 +40,32 @@ def test_postprocessor_steps_are_optional_and_keep_no_state():
     a = blob_alpha()
     off = postprocess.PostProcessor(small_cfg(cleanup=False, threshold=False))
     assert np.array_equal(off.run(a), a)
+    assert np.array_equal(off.threshold(a.copy()), a)
     on = postprocess.PostProcessor(small_cfg())
     out = on.run(a).copy()
-    assert out[5:7, 5:7].max() == 0 and set(np.unique(out[30:40, 60:70])) == {1.0}
+    assert out[5:7, 5:7].max() == 0 and out[60:70, 100:120].max() == 0  # the clean-up
+    edge = (a > 0.25) & (a < 0.75) & (out > 0)
+    assert edge.sum() > 20 and np.allclose(out[edge], a[edge], atol=1e-6)  # not thresholded
     on.run(np.zeros_like(a))
     assert np.array_equal(on.run(a), out)  # the same alpha gives the same matte, always
     assert np.array_equal(a, blob_alpha())  # the input is not modified
+    shown = on.threshold(out.copy())
+    assert np.array_equal(shown, postprocess.soft_threshold(out.copy(), 0.2, 0.8))
+    assert set(np.unique(shown[edge])) - {0.0, 1.0} and shown[36, 64] == 1.0
+
+
+@pytest.mark.parametrize("box", [(40, 10, 90, 60), (3, 0, 128, 72), (0, 20, 17, 21),
+                                 (50, 30, 50, 40)])
+def test_the_threshold_of_a_box_gives_the_numbers_of_the_whole_matte(box):
+    # a matte 0 outside `box` (how the pipeline knows it): thresholded in the box only, the
+    # same values to the bit as the whole matte thresholded
+    x0, y0, x1, y1 = box
+    rng = np.random.default_rng(1)
+    matte = np.zeros((72, 128), np.float32)
+    matte[y0:y1, x0:x1] = rng.random((y1 - y0, x1 - x0), np.float32)
+    post = postprocess.PostProcessor(small_cfg())
+    whole = postprocess.soft_threshold(matte.copy(), 0.2, 0.8)
+    assert np.array_equal(post.threshold(matte, box), whole)
 
 
 # -- upsampling ----------------------------------------------------------------------
@@ -307,3 +327,35 @@ def test_error_logs_are_throttled(logged):
     results = [m.infer(frame, prior) for _ in range(50)]
     assert not any(r.ok for r in results)
     assert len([x for x in logged if x[0] == "error"]) == 1
+
+
+# -- the history before the threshold ----------------------------------------------------
+
+class WaveringModel(FakeModel):
+    """The bright rectangle at alpha 0.75 and 0.85 on alternate calls: a network unsure of
+    a region whose picture does not change."""
+
+    def infer(self, inputs):
+        out = FakeModel.infer(self, inputs)
+        level = (0.75, 0.85)[len(self.calls) % 2]
+        return [out[0] * np.float32(level)]
+
+
+def test_the_history_blends_the_network_values_before_the_soft_threshold():
+    # Thresholded first (0.2..0.8), the two values become 0.92 and 1.0, and the 1.0 is
+    # confident: it passes the history unblended, so the shown matte wavers by 0.05 each
+    # frame. Blended first, the history holds them near 0.8, which the threshold shows as
+    # a steady 1.0.
+    from utils.pipeline import FramePipeline
+    p = FramePipeline(small_cfg(cleanup=False), WaveringModel(128, 72, "bright"))
+    frame = scene(256, 144, (64, 24, 192, 120))
+    shown = []
+    for _ in range(12):
+        shown.append(p.process(frame).alpha[50:90, 100:150].astype(np.int16))
+    steps = [np.abs(b - a).mean() for a, b in zip(shown[4:], shown[5:])]
+    assert max(steps) < 3.0, steps  # of 255
+    assert shown[-1].min() >= 245
+    # with the history off the threshold alone shows the wavering
+    q = FramePipeline(small_cfg(cleanup=False, history=0.0), WaveringModel(128, 72, "bright"))
+    raw = [q.process(frame).alpha[50:90, 100:150].astype(np.int16) for _ in range(6)]
+    assert np.abs(raw[5] - raw[4]).mean() > 15

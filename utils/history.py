@@ -1,6 +1,7 @@
 """The matte history's pixel rules: pure functions on matte-size arrays (no state).
 
-The previous matte is blended into the new one per pixel,
+The mattes are the networks' own values, before the soft threshold of what is shown (which
+comes after: utils.postprocess). The previous matte is blended into the new one per pixel,
     matte += w * (previous - matte),    w = weight * still * unsure,
 so it steadies what the network wavers on without holding back what moved:
 - still(): 1 where the picture did not change, falling to 0 where it did. The change is

@@ -247,7 +247,8 @@ class People(object):
     MediaPipe does (one small CPU warp; DAVIS breakdance 0.84 -> 0.91 IoU); False keeps every
     crop upright. `zoom`: the detector's square views besides the whole frame.
     `paste_floor`: mask values at or below it may be left out of the canvas (the caller
-    soft-thresholds the canvas there: pipeline's `threshold_low`), so each paste covers the
+    shows them as 0: pipeline's `threshold_low`; left out, they do not enter the matte
+    history either, where unsure values are blended), so each paste covers the
     person, not its whole ROI (person_crop.paste_max)."""
 
     def __init__(self, detector, segmenter, pre=None, max_people: int = 3,

@@ -8,8 +8,9 @@ Stages (each timed; FrameResult.stage_ms has them in this order):
               their masks pasted into one matte-size alpha
   infer       the selfie model when it runs (fusion.use_selfie): model-size NV21 (hardware
               resize) and the prior -> alpha, output checks
-  postprocess the selfie alpha's clean-up / threshold at model size, the fusion with the
-              people's matte at matte size, the matte history (utils.history)
+  postprocess the selfie alpha's clean-up at model size, the fusion with the people's
+              matte at matte size, the matte history (utils.history), then the soft
+              threshold of what is shown (utils.postprocess: after the history)
   upsample    matte -> frame size (guided by Y with the selfie model alone, else bilinear)
   composite   background, NV21 blend, output layout (side by side, fixed display size)
 Which segmenters run is decided by the models the pipeline is given (open_pipeline gives
@@ -28,9 +29,9 @@ import numpy as np
 from utils import composite, fusion, log, nv21
 from utils.background import Background
 from utils.inference import MattingModel
-from utils.postprocess import PostProcessor, soft_threshold
+from utils.postprocess import PostProcessor
 from utils.temporal import TemporalState
-from utils.upsample import Upsampler, simd_span, union
+from utils.upsample import Upsampler, union
 
 STAGES = ("resize", "people", "infer", "postprocess", "upsample", "composite")
 
@@ -209,21 +210,14 @@ class FramePipeline(object):
         return inference
 
     def _matte(self, selfie_alpha, person, matte_y):
-        """(matte, box): the matte at matte size before the history (the selfie alpha
-        cleaned up at model size and brought to the matte size, the people's matte
-        soft-thresholded, fused: fusion.fuse) and the box (x0, y0, x1, y1) it is 0 outside,
-        None when not known (the selfie model alone)."""
+        """(matte, box): the matte at matte size before the history and the threshold (the
+        selfie alpha cleaned up at model size and brought to the matte size, the people's
+        matte, fused: fusion.fuse) and the box (x0, y0, x1, y1) it is 0 outside, None when
+        not known (the selfie model alone)."""
         selfie = self.post.run(selfie_alpha) if selfie_alpha is not None else None
         if person is None:
             return selfie, None
         people = self.person_alpha
-        x0, y0, x1, y1 = person.box
-        if self.cfg.threshold and x1 > x0:
-            # 0 stays 0: only the box the people were pasted in (in whole SIMD blocks, so
-            # that the numbers are those of the whole canvas)
-            span = simd_span(x0, x1, people.shape[1])
-            box = people if span is None else people[y0:y1, span[0]:span[1]]
-            soft_threshold(box, self.cfg.threshold_low, self.cfg.threshold_high)
         if selfie is None:
             return people, person.box
         selfie_y, _ = nv21.planes(self.small)
@@ -303,6 +297,7 @@ class FramePipeline(object):
         if ok:
             matte, nonzero = self._matte(selfie, person, small_y)
             matte = self.state.new_matte(matte, nonzero)
+            self.post.threshold(matte, nonzero)  # (the history keeps its own copy)
             if person is not None:
                 # the fusion wrote the selfie's box too (nonzero says so; None: anywhere),
                 # and a bridged glitch the history's matte (anywhere)
