@@ -27,6 +27,19 @@ def test_fuse_keeps_what_each_found():
     np.testing.assert_array_equal(out, np.array([[0.9, 0.8], [0.2, 0.5]], np.float32))
 
 
+def test_fuse_in_place_on_a_box_of_the_matte_is_numpys_maximum():
+    # the pipeline fuses into a box (a strided view) of the people's matte and reads the
+    # matte afterwards: the view itself must be written, with np.maximum's numbers
+    rng = np.random.RandomState(3)
+    people = rng.uniform(-0.1, 1.1, (216, 288)).astype(np.float32)
+    selfie = rng.uniform(-0.1, 1.1, (216, 288)).astype(np.float32)
+    expected = people.copy()
+    box = np.s_[10:150, 33:271]
+    np.maximum(selfie[box], expected[box], out=expected[box])
+    fusion.fuse(selfie[box], people[box], people[box])
+    assert people.tobytes() == expected.tobytes()
+
+
 def test_unfollowed_is_the_selfie_matte_outside_every_followed_roi():
     selfie = np.zeros((10, 20), np.uint8)
     selfie[2:8, 1:5] = 230   # 24 pixels nobody follows

@@ -91,9 +91,11 @@ class Fusion(object):
 
 
 def fuse(selfie: np.ndarray, people: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """The two mattes (float32, one size) as one: the maximum, so that each keeps what it
-    found."""
-    return np.maximum(selfie, people, out=out)
+    """The two mattes (float32, one size, finite) as one: the maximum, so that each keeps
+    what it found. `out` may be either of them, or a box of a larger array (a view)."""
+    # (cv2.max: np.maximum's numbers on finite values, about half its time on a box of the
+    # matte with the caches cold)
+    return cv2.max(selfie, people, dst=out)
 
 
 def drop_followed(selfie8: np.ndarray, people: np.ndarray, scratch: np.ndarray) -> int:

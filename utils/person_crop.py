@@ -445,5 +445,7 @@ def paste_max(mask: np.ndarray, plan: CropPlan, frame_w: int, frame_h: int,
     warped = warped[:y1 - y0, :x1 - x0]
     cv2.warpAffine(mask, m, (x1 - x0, y1 - y0), warped,
                    cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, cv2.BORDER_CONSTANT, 0)
-    np.maximum(region, warped, out=region)
+    # (cv2.max: the same maximum as np.maximum on finite values, the mask's are checked,
+    # in half the time on a strided box in the live loop)
+    cv2.max(region, warped, dst=region)
     return x0, y0, x1, y1
