@@ -172,3 +172,27 @@ def test_bilinear_upsampler_reusing_its_buffers_is_the_whole_resize():
         np.testing.assert_array_equal(out, full)
         np.testing.assert_array_equal(half, cv2.resize(full, (320, 240),
                                                        interpolation=cv2.INTER_AREA))
+
+
+def test_bilinear_upsampler_zeroes_another_output_array_whole():
+    # the boxes of the last run hold only for the very arrays it wrote: a new output of the
+    # same size (here in the memory of the freed one, where the allocator gives it back)
+    # is zeroed whole
+    up = Upsampler("bilinear")
+    a = np.zeros((216, 288), np.float32)
+    a[100:120, 100:140] = 0.7
+    out = np.empty((480, 640), np.uint8)
+    up.run(a, None, out, out)
+    del out
+    b = np.zeros_like(a)
+    b[10:20, 10:40] = 0.9
+    for _ in range(3):
+        out = np.full((480, 640), 255, np.uint8)
+        half = np.full((240, 320), 255, np.uint8)
+        up.run(b, None, out, out, half)
+        full = cv2.resize(cv2.convertScaleAbs(np.multiply(b, 255.0)), (640, 480),
+                          interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_array_equal(out, full)
+        np.testing.assert_array_equal(half, cv2.resize(full, (320, 240),
+                                                       interpolation=cv2.INTER_AREA))
+        del out, half

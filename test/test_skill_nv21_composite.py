@@ -315,3 +315,23 @@ def test_unusable_background_falls_back_to_grey(spec, logged, tmp_path):
     f = bg.frame(16, 8)
     assert f.shape == (12, 16)
     assert len([m for lvl, m in logged if lvl == "error"]) == 1
+
+
+def test_a_new_output_buffer_gets_the_whole_background_even_in_the_old_ones_memory():
+    # what the last call left in its output holds for that very array: a new output of the
+    # same size (here where the allocator gives the freed one's memory back) is not taken
+    # for it
+    w, h = 640, 480
+    bg, fg = rand_nv21(w, h, 40), rand_nv21(w, h, 41)
+    a = np.zeros((h, w), np.uint8)
+    a[100:200, 100:300] = 255
+    half = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    c = composite.Compositor()
+    out = nv21.empty(w, h)
+    c.run(fg, bg, a, out, half, composite.alpha_box(a, half), still_bg=True)
+    del out
+    for _ in range(3):
+        out = np.zeros((h * 3 // 2, w), np.uint8)
+        c.run(fg, bg, a, out, half, composite.alpha_box(a, half), still_bg=True)
+        assert np.array_equal(out, whole_frame_blend(fg, bg, a, half))
+        del out

@@ -60,7 +60,7 @@ class Compositor(object):
 
     def __init__(self):
         self.size = None
-        self.kept = None  # ((out, bg) identity, box): out is bg outside box
+        self.kept = None  # (out, bg, box, out's shape): out is bg outside box
 
     def forget(self) -> None:
         """The output buffer was written by someone else: copy the background again."""
@@ -103,11 +103,11 @@ class Compositor(object):
         # background, exactly: copied, not blended (a person in a third of the frame: a
         # third of the multiplies)
         x0, y0, x1, y1 = alpha_box(alpha, alpha_half) if box is None else box
-        identity = (out.__array_interface__["data"][0], bg.__array_interface__["data"][0],
-                    out.shape)
-        last = self.kept[1] if still_bg and self.kept is not None and \
-            self.kept[0] == identity else None
-        self.kept = (identity, (x0, y0, x1, y1) if x1 > x0 else (0, 0, 0, 0)) \
+        # the very arrays of the last call (kept, so no other array can take their memory;
+        # `is` costs nothing where __array_interface__ built a dict per array)
+        last = self.kept[2] if still_bg and self.kept is not None and \
+            self.kept[0] is out and self.kept[1] is bg and out.shape == self.kept[3] else None
+        self.kept = (out, bg, (x0, y0, x1, y1) if x1 > x0 else (0, 0, 0, 0), out.shape) \
             if still_bg else None
         if last is None:
             if x1 <= x0:

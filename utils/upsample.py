@@ -42,8 +42,8 @@ class Upsampler(object):
         # guided (full size) and bilinear: (x0, y0, x1, y1) of the last output outside which
         # it is 0
         self.written = None
-        # bilinear: ((out, half) identity, their boxes) of the last run: both are 0 outside
-        # them until someone else writes into them (forget())
+        # bilinear: (out, its shape, half, their boxes) of the last run: both are 0 outside
+        # the boxes until someone else writes into them (forget())
         self.kept = None
 
     def _setup_small(self, w, h):
@@ -133,15 +133,15 @@ class Upsampler(object):
             rect = cv2.boundingRect(self.alpha8)
             # the last run's boxes, when it wrote these very buffers: only what they
             # covered is zeroed again (half a frame of zeros at 1280x720 otherwise)
-            identity = (out.__array_interface__["data"][0], out.shape,
-                        None if half is None else half.__array_interface__["data"][0])
-            last = self.kept[1] if self.kept is not None and self.kept[0] == identity \
-                else (None, None)
+            # (the very arrays, kept: no other array can take their memory)
+            kept = self.kept
+            last = kept[3] if kept is not None and kept[0] is out and kept[2] is half and \
+                kept[1] == out.shape else (None, None)
             written = resize_box(self.alpha8, out, rect, last=last[0])
             self.written = written
             self.box = scaled_box(rect, w, h, W, H)
             half_written = None if half is None else half_box(out, half, written, last[1])
-            self.kept = (identity, (written, half_written))
+            self.kept = (out, out.shape, half, (written, half_written))
             return out
         else:
             self.box = None
