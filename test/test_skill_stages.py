@@ -311,6 +311,25 @@ def test_model_faults_give_an_error_and_one_log_line(action, needle, logged):
     assert m.infer(frame, prior).ok  # recovers on the next frame
 
 
+def test_huge_finite_outputs_are_clipped_and_one_inf_is_an_error():
+    # the output's finiteness is read from its sum in float64: the largest float32 values
+    # everywhere still sum to a finite number (and are clipped), one -inf does not
+    class Fixed(object):
+        def __init__(self, value):
+            self.value = value
+
+        def infer(self, inputs):
+            return [self.value.reshape(-1).copy()]
+    frame, prior = model_inputs()
+    big = np.full((72, 128), np.finfo(np.float32).max, np.float32)
+    big[0, :64] = -np.finfo(np.float32).max
+    r = MattingModel(Fixed(big), 128, 72).infer(frame, prior)
+    assert r.ok and r.value[0, 0] == 0.0 and r.value[5, 5] == 1.0
+    big[3, 3] = -np.inf
+    r = MattingModel(Fixed(big), 128, 72).infer(frame, prior)
+    assert not r.ok and "NaN/inf" in r.error
+
+
 def test_wrong_model_size_is_an_error_not_a_crash(logged):
     m = MattingModel(FakeModel(128, 72), 256, 144)  # config says 256x144, model is 128x72
     frame = scene(256, 144)
