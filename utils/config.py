@@ -222,7 +222,7 @@ KEYS = [
     Key("matte_height", "int", 216,
         "rows of the matte the people are pasted into (frame aspect; the selfie model "
         "alone uses its own size)", lo=64, hi=1080, parity="even"),
-    Key("closeup", "float", 0.12,
+    Key("closeup", "float", 0.09,
         "segmenter auto: a followed face (eyes to mouth and ears) larger than this fraction "
         "of the frame height is a close-up: the selfie model runs too, its whole matte joined "
         "to the people's; below it the selfie matte never mattes a followed person",
