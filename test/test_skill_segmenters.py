@@ -263,3 +263,32 @@ def test_the_people_matte_zeroed_over_its_last_box_is_the_whole_fills():
         bridged += fast.state.bridged > 0
         known += fast._person_dirty is not None
     assert bridged >= 1 and known >= 8
+
+
+class SoftSegmenter(FakeSegmenter):
+    """FakeSegmenter's mask at 0.7 (an unsure network), or empty while `blind`."""
+
+    blind = False
+
+    def infer(self, inputs):
+        out = FakeSegmenter.infer(self, inputs)
+        if isinstance(out, list):
+            out[0] = out[0] * np.float32(0.0 if self.blind else 0.7)
+        return out
+
+
+def test_a_bridged_frame_shows_the_history_thresholded_as_any_other():
+    # The history holds the networks' values (0.7 here) and the soft threshold makes what is
+    # shown (0.7 -> 0.83). A frame whose person collapses on a still picture shows the
+    # history: thresholded too, wherever the history is, not only where this frame pasted
+    seg = SoftSegmenter()
+    p = FramePipeline(small_cfg(), people=person_stage(segmenter=seg))
+    frame = scene(W, H, [PERSON])
+    inside = np.s_[150:280, 290:330]
+    for _ in range(4):
+        shown = p.process(frame).alpha[inside].astype(int)
+    assert abs(shown.mean() - 255 * 0.5 / 0.6) < 3
+    seg.blind = True
+    r = p.process(frame)
+    assert p.state.bridged == 1 and r.people == 0
+    assert np.abs(r.alpha[inside].astype(int) - shown).max() <= 1

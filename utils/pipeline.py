@@ -297,11 +297,11 @@ class FramePipeline(object):
         if ok:
             matte, nonzero = self._matte(selfie, person, small_y)
             matte = self.state.new_matte(matte, nonzero)
+            # the box it is 0 outside now: a bridged glitch brought the history's in
+            nonzero = self.state.matte_box
             self.post.threshold(matte, nonzero)  # (the history keeps its own copy)
             if person is not None:
-                # the fusion wrote the selfie's box too (nonzero says so; None: anywhere),
-                # and a bridged glitch the history's matte (anywhere)
-                self._person_dirty = nonzero if self.state.bridged == 0 else None
+                self._person_dirty = nonzero  # (the fusion's and the bridge's writes too)
             laps("postprocess")
             frame_y, _ = nv21.planes(frame)
             self.upsampler.run(matte, small_y, frame_y, self.alpha_full, self.alpha_half)

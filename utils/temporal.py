@@ -125,7 +125,8 @@ class TemporalState(object):
         plane start again)."""
         shape = (int(height), int(width))
         self.history = np.zeros(shape, np.float32)  # the last matte shown
-        self._history_box = (0, 0, 0, 0)  # it is 0 outside (x0, y0, x1, y1); None: unknown
+        # the box (x0, y0, x1, y1) the last matte (the history) is 0 outside; None: not known
+        self.matte_box: Optional[Tuple[int, int, int, int]] = (0, 0, 0, 0)
         # the Y planes of the last LOOK_BACK frames, newest first: [0] the history's. The
         # planes are not copied but passed round: begin_frame writes this frame's into a
         # free buffer (prev_y), new_matte keeps that buffer and frees the oldest
@@ -212,8 +213,11 @@ class TemporalState(object):
         history (utils.history) or, on a collapse with a still picture, bridged with it;
         then kept as the history. Returns `matte`. `nonzero` (x0, y0, x1, y1): a box the
         matte is 0 outside, when the caller knows it (the person stage's pastes): only that
-        box is quantised, searched and kept (the same numbers); None: anywhere."""
+        box is quantised, searched and kept (the same numbers); None: anywhere. Afterwards
+        `matte_box` is the box the returned matte is 0 outside (a bridge adds the history's;
+        None: not known)."""
         if self.weight <= 0 and self.bridge <= 0:
+            self.matte_box = nonzero
             return matte
         rules = history_rules
         y = self.prev_y  # this frame's (begin_frame keeps it)
@@ -278,8 +282,8 @@ class TemporalState(object):
                                             self._scratch8)[0]
             if glitch and self.bridged < self.bridge:
                 np.maximum(matte, self.history, out=matte)
-                nonzero = None if nonzero is None or self._history_box is None else \
-                    union(nonzero, self._history_box)
+                nonzero = None if nonzero is None or self.matte_box is None else \
+                    union(nonzero, self.matte_box)
                 area = self.history_area
                 self.bridged += 1
             else:
@@ -294,13 +298,13 @@ class TemporalState(object):
                     unsure8 = rules.unsure_of(alpha_box, alpha_box)
                     previous = self.history[box]
                     rules.blend(matte[box], previous, still8, unsure8, self.weight, previous)
-        if nonzero is None or self._history_box is None:
+        if nonzero is None or self.matte_box is None:
             np.copyto(self.history, matte)
         else:  # (the history is 0 outside its box too)
             x0, y0, x1, y1 = nonzero
             np.copyto(self.history[y0:y1, x0:x1], matte[y0:y1, x0:x1])
-            clear(self.history, nonzero, self._history_box)
-        self._history_box = nonzero
+            clear(self.history, nonzero, self.matte_box)
+        self.matte_box = nonzero
         self._keep_y()
         self.history_area = area  # of the new matte before the blend: near enough
         self.has_history = True
