@@ -28,6 +28,12 @@ import numpy as np
 from utils import log
 
 
+def all_finite(values: np.ndarray) -> bool:
+    """No NaN or inf in a 2-D float32 array. Its float64 sum is finite exactly when every
+    value is: one pass, no temporary; the element test only when it is not."""
+    return math.isfinite(cv2.sumElems(values)[0]) or bool(np.isfinite(values).all())
+
+
 class Inference(NamedTuple):
     """What a model gave: `value` (Model.run: the list of flat outputs; MattingModel.infer:
     the checked alpha) or, when `error` is set, nothing; `calls` is how many hilens
@@ -149,9 +155,7 @@ class MattingModel(Model):
         alpha = self.alpha
         if out.dtype == np.float32:  # the device's and the simulator's: clipped into alpha
             out = out.reshape(self.height, self.width)
-            # (a sum in float64 is finite exactly when every float32 value is: one pass over
-            # the output, no temporary; the element test only when it is not)
-            if not (math.isfinite(cv2.sumElems(out)[0]) or np.isfinite(out).all()):
+            if not all_finite(out):
                 return self.fail("output has NaN/inf values", calls, ms)
             np.clip(out, 0.0, 1.0, out=alpha)
             return Inference(alpha, calls=calls, ms=ms)

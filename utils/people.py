@@ -51,17 +51,15 @@ after three failures in a row); both can make PersonResult.ok False so the calle
 (the selfie model, or the untouched frame). A crop the hardware refuses is made by OpenCV
 (logged once a minute, counted as "crop refused").
 """
-import math
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from utils import log
 from utils import person_crop as pc
 from utils import person_detect as pd
 from utils import person_roi as pr
-from utils.inference import Model
+from utils.inference import Model, all_finite
 from utils.upsample import union
 
 DETECTOR_SIZE = pd.INPUT_SIZE
@@ -368,9 +366,7 @@ class People(object):
             track.unsure = 0
         s = SEGMENTER_SIZE
         mask = alpha.reshape(s, s)
-        # (a sum in float64 is finite exactly when every float32 value is: one pass, no
-        # temporary; the element test only when it is not)
-        if not (math.isfinite(cv2.sumElems(mask)[0]) or np.isfinite(mask).all()):
+        if not all_finite(mask):
             self.segmenter.fail("alpha has NaN/inf values")
             stats["events"].append("segmenter failed")
             return "failed", None, None
