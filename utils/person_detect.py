@@ -118,19 +118,9 @@ def decode(raw_boxes: np.ndarray, raw_logits: np.ndarray, anchors: np.ndarray,
                       keypoints[size_ok].astype(np.float32))
 
 
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one xmin, ymin, xmax, ymax box with each of `boxes`."""
-    w = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
-    h = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
-    inter = np.where((w > 0) & (h > 0), w * h, 0.0)
-    union = ((box[2] - box[0]) * (box[3] - box[1])
-             + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter)
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
 def iou_matrix(boxes: np.ndarray) -> np.ndarray:
-    """iou(boxes[i], boxes) as row i, for every i: the same float32 operations, elementwise,
-    in one set of numpy calls."""
+    """Row i: the intersection over union of boxes[i] (xmin, ymin, xmax, ymax) with each of
+    `boxes`; float32 operations, every pair in one set of numpy calls."""
     b = np.asarray(boxes)
     x0, y0, x1, y1 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
     w = np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0)
