@@ -9,7 +9,8 @@ ROI) is exercised for real. A 'person' is a bright rectangle in a dark frame (sc
   encoded on the anchor nearest the box centre as the network would.
 - FakeSegmenter: alpha = 1 on the bright pixels of the crop; presence = 1 when the crop holds
   a bright blob (`presence` overrides: a float, or a list consumed per call); landmarks 0
-  (nose) near the blob's top, 33 at its centre and 34 at its top; heatmaps say nothing.
+  (nose) near the blob's top, 33 at its centre and 34 at its top, the face's eleven spread
+  over `face_span` crop pixels (6); heatmaps say nothing.
 Both take `script`: per call None (normal), an int (error code), 'raise', 'short' (an output
 of the wrong size), 'nan' (NaN alpha).
 """
@@ -104,9 +105,10 @@ class FakeDetector(_Scripted):
 class FakeSegmenter(_Scripted):
     size = 256
 
-    def __init__(self, script=None, presence=None):
+    def __init__(self, script=None, presence=None, face_span=6.0):
         _Scripted.__init__(self, script)
         self.presence = presence
+        self.face_span = float(face_span)
 
     def infer(self, inputs):
         action, y = self._picture(inputs)
@@ -120,7 +122,7 @@ class FakeSegmenter(_Scripted):
             x0, y0, x1, y1 = found[0]
             cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
             raw[:11, :2] = [cx, y0 + 0.08 * (y1 - y0)]
-            raw[:11, 0] += np.linspace(-3, 3, 11)
+            raw[:11, 0] += np.linspace(-0.5, 0.5, 11) * self.face_span
             raw[33, :2] = [cx, cy]
             raw[34, :2] = [cx, y0]
         presence = 1.0 if found else 0.0

@@ -358,7 +358,7 @@ def test_a_body_larger_than_its_square_view_must_be_sure_to_be_followed():
         p, _, _ = stage(detector=FakeDetector(reach=reach))
         for view in (0, 1):
             p.tracks.view = view
-            dets, fit = p._detect(scene(W, H, [person]), W, H, stats)
+            dets, fit, _ = p._detect(scene(W, H, [person]), W, H, stats)
             fits[reach, view] = fit.tolist()
     assert fits == {(1.0, 0): [True], (1.0, 1): [True], (4.0, 0): [True], (4.0, 1): [False]}
     # the square view's guess is followed only from presence GUESS_PRESENCE (0.9) up
@@ -372,6 +372,46 @@ def test_a_body_larger_than_its_square_view_must_be_sure_to_be_followed():
     p.tracks.fresh = False  # the whole frame's turn: its detection needs only 0.5
     r, _ = run(p, [person])
     assert r.people == 1
+
+
+def test_a_low_score_is_followed_only_as_a_face_filling_the_frame():
+    """A detection scoring between CLOSE_SCORE and detect_score, decoded only while nobody
+    is followed and the view has nothing better, becomes a track when the segmenter is
+    present at CLOSE_PRESENCE and its face spans CLOSE_FACE of the frame height."""
+    near = (120, 0, 520, 360)  # a head and shoulders that fill the frame
+    low = float(np.log(0.45 / 0.55))  # score 0.45: under detect_score 0.5, over 0.4
+    assert ppl.CLOSE_SCORE < 0.45 < 0.5
+    faces = {}
+    for span, presence, followed in ((120, 0.85, 1), (6, 0.85, 0), (120, 0.7, 0)):
+        p, _, _ = stage(detector=FakeDetector(score=low),
+                        segmenter=FakeSegmenter(presence=presence, face_span=span))
+        r, canvas = run(p, [near])
+        assert r.people == followed, (span, presence)
+        faces[span] = max([t.face for t in p.tracks.people] or [0.0])
+        if followed:
+            assert r.face >= ppl.CLOSE_FACE and canvas.mean() > 0.5
+            r, _ = run(p, [near])  # followed from then on, as anyone
+            assert r.people == 1 and r.calls["detector"] == 0
+    # one that is not a close face leaves no trace: not followed, the detector not sent to
+    # look again nor at the other views
+    p, _, _ = stage(detector=FakeDetector(score=low), segmenter=FakeSegmenter(presence=0.85))
+    p.tracks.fresh = False
+    r, _ = run(p, [near])
+    assert r.people == 0 and r.calls == {"detector": 1, "segmenter": 1}
+    assert not p.tracks.people and not p.tracks.detect_next
+    # the same detection scoring 0.5 or more needs neither
+    p, _, _ = stage(segmenter=FakeSegmenter(presence=0.7))
+    assert run(p, [near])[0].people == 1
+    # with someone followed, a view's low scores are not decoded at all
+    stats = {"calls": {"detector": 0, "segmenter": 0}, "ms": {"detector": 0.0, "segmenter": 0.0},
+             "events": []}
+    p, _, _ = stage(detector=FakeDetector(score=low))
+    dets, _, closes = p._detect(scene(W, H, [near]), W, H, stats)
+    assert len(dets.scores) == 1 and closes.tolist() == [True]
+    p.tracks.add(pr.Roi(0.9, 0.5, 0.1, 0.2, 0.0), 0.9)
+    p.tracks.view = 0
+    dets, _, closes = p._detect(scene(W, H, [near]), W, H, stats)
+    assert len(dets.scores) == 0
 
 
 class _ScaledAlpha(FakeSegmenter):

@@ -39,6 +39,13 @@ A detection in a square view whose body is over twice that view's size (person_c
 becomes a track only if the segmenter is sure of it (presence GUESS_PRESENCE): from a piece
 of someone at the view's edge the detector guesses a body across the frame.
 
+While nobody is followed, a view in which nothing reaches `detect_score` is decoded again down
+to CLOSE_SCORE: a face that fills the frame shows the detector too little body to be sure of
+it (and the selfie model, made for faces farther away, sees nothing there). Such a detection
+becomes a track only if the segmenter is present at CLOSE_PRESENCE and its face landmarks
+span CLOSE_FACE of the frame height; one that is not leaves no trace (the detector is not
+sent to look again for it, the views' turn goes on as if it had not been).
+
 Why the views: the detector finds a person by the head. In a 16:9 frame letterboxed to 224
 a person at 0.45 of the frame height has a face of a few pixels; a square of the frame's
 height shows it 1.8 times as large. Measured on groups of two or three standing people
@@ -77,6 +84,13 @@ FACE_ON_MASK = 0.3
 # A detection in a square view whose body is larger than the view (person_crop.fits_view) may
 # be a guess from a piece of someone: the segmenter must be this sure before it is followed
 GUESS_PRESENCE = 0.9
+# A low score while nobody is followed (see the top of this file): the noisy stills' hsd/056,
+# a face filling the frame, scores 0.44-0.49 and was found on frame 17 of 40 (one step of
+# 0.58 of the frame); its segmenter presence is 0.82 and its face 0.47 of the frame height
+# on frame 0, where a mannequin in hsd/156 scoring 0.43 has a face of 0.06-0.14
+CLOSE_SCORE = 0.4
+CLOSE_PRESENCE = 0.8
+CLOSE_FACE = 0.4
 
 
 def expects(name: str) -> str:
@@ -121,10 +135,11 @@ class Track(object):
     track, the detection's box, the last presence, frames followed, segmenter failures in a
     row."""
     __slots__ = ("id", "roi", "nose", "face", "box", "presence", "age", "failures", "unsure",
-                 "guess")
+                 "guess", "close")
 
     def __init__(self, track_id: int, roi: pr.Roi, presence: float = 0.0,
-                 box: Optional[Tuple[float, float, float, float]] = None, guess: bool = False):
+                 box: Optional[Tuple[float, float, float, float]] = None, guess: bool = False,
+                 close: bool = False):
         self.id = track_id
         self.roi = roi
         self.nose: Optional[Tuple[float, float]] = None
@@ -135,6 +150,7 @@ class Track(object):
         self.failures = 0
         self.unsure = 0  # frames in a row with presence under track_presence
         self.guess = guess  # from a detection larger than its view: see GUESS_PRESENCE
+        self.close = close  # from a detection under detect_score: see CLOSE_SCORE
 
     def is_detection(self, box: Tuple[float, float, float, float]) -> bool:
         """Is a detection with this box (frame-normalised) this person? The detector's box
@@ -198,8 +214,9 @@ class Tracks(object):
         self.since_detection = 0
         self.detect_next = not ok
 
-    def add(self, roi: pr.Roi, score: float, box=None, guess: bool = False) -> Track:
-        track = Track(self._next_id, roi, score, box, guess)
+    def add(self, roi: pr.Roi, score: float, box=None, guess: bool = False,
+            close: bool = False) -> Track:
+        track = Track(self._next_id, roi, score, box, guess, close)
         self._next_id += 1
         self.people.append(track)
         return track
@@ -277,10 +294,12 @@ class People(object):
         self.tracks.reset()
 
     # -- the two models -----------------------------------------------------------------
-    def _detect(self, frame, w, h, stats) -> Optional[Tuple[pd.Detections, np.ndarray]]:
+    def _detect(self, frame, w, h, stats
+                ) -> Optional[Tuple[pd.Detections, np.ndarray, np.ndarray]]:
         """One detector pass on the next view (person_crop.detector_views) -> detections
-        in frame-normalised coordinates and which of them fit their view
-        (person_crop.fits_view; all do in the whole frame's), or None when the call failed."""
+        in frame-normalised coordinates, which of them fit their view
+        (person_crop.fits_view; all do in the whole frame's) and which scored under
+        `detect_score` (CLOSE_SCORE), or None when the call failed."""
         if self.views is None or self.views_size != (w, h):
             self.views = pc.detector_views(w, h, DETECTOR_SIZE) if self.zoom else \
                 pc.detector_views(w, h, DETECTOR_SIZE)[:1]
@@ -301,12 +320,18 @@ class People(object):
             return None
         dets = pd.detect(result.value[0], result.value[1], self.anchors, view.plan.padding,
                          self.detect_score)
+        close = len(dets.scores) == 0 and not self.tracks.people and \
+            CLOSE_SCORE < self.detect_score
+        if close:  # (see CLOSE_SCORE)
+            dets = pd.detect(result.value[0], result.value[1], self.anchors,
+                             view.plan.padding, CLOSE_SCORE)
+        closes = np.full(len(dets.scores), close)
         if view is self.views[0]:
-            return dets, np.ones(len(dets.scores), bool)
+            return dets, np.ones(len(dets.scores), bool), closes
         fits = pc.fits_view(dets.keypoints, view, pr.ROI_SCALE)
         boxes = pc.view_to_frame(dets.boxes.reshape(-1, 2, 2), view, w, h).reshape(-1, 4)
         return pd.Detections(dets.scores, boxes,
-                             pc.view_to_frame(dets.keypoints, view, w, h)), fits
+                             pc.view_to_frame(dets.keypoints, view, w, h)), fits, closes
 
     def _run(self, model, name, image, stats):
         result = model.run([image.reshape(-1)])
@@ -324,8 +349,11 @@ class People(object):
 
     def _segment(self, frame, w, h, track, canvas, stats) -> str:
         """Segments one person into the canvas: 'ok', 'lost' (presence too low or the ROI
-        left the frame) or 'failed'."""
+        left the frame), 'rejected' (a low score, CLOSE_SCORE, that is not a close face) or
+        'failed'."""
         outcome, mask, plan = self._segment_once(frame, w, h, track, stats)
+        if outcome == "lost" and track.close and track.age == 0:
+            return "rejected"
         if outcome == "ok":
             box = pc.paste_max(mask, plan, w, h, canvas, self.paste_floor, self.paste_buffers)
             if box is not None:
@@ -353,8 +381,12 @@ class People(object):
         alpha, raw, presence, aux = result.value
         track.presence = float(presence[0])
         # a newcomer must be sure; a followed person stays until presence is very low
-        keep = self.keep_presence if track.age > 0 else \
-            max(self.track_presence, GUESS_PRESENCE if track.guess else 0.0)
+        if track.age > 0:
+            keep = self.keep_presence
+        elif track.close:
+            keep = max(self.track_presence, CLOSE_PRESENCE)
+        else:
+            keep = max(self.track_presence, GUESS_PRESENCE if track.guess else 0.0)
         if not np.isfinite(track.presence) or track.presence < keep:
             return "lost", None, None
         if track.presence < self.track_presence:
@@ -381,6 +413,8 @@ class People(object):
         face = pts[:FACE]
         fx, fy = face.T.tolist()  # (Python numbers: np.ptp is two numpy calls each)
         track.face = float(max(max(fx) - min(fx), max(fy) - min(fy))) / h
+        if track.age == 0 and track.close and track.face < CLOSE_FACE:
+            return "lost", None, None  # a low score and not the close face it might be
         pts /= np.array([w, h], np.float64)
         if track.unsure == 0:
             # An unsure person's landmarks do not move the ROI: behind an obstacle they
@@ -406,10 +440,11 @@ class People(object):
         fresh = self.tracks.fresh and worked
         if worked:
             self.tracks.fresh = False
-        if new or fresh or (every and worked):
+        # (a low score's track, CLOSE_SCORE, is not someone new until the segmenter says so)
+        if any(not t.close for t in new) or fresh or (every and worked):
             for _ in range(len(self.views) - 1):
                 new += self._find_once(frame, w, h, stats)
-            if fresh and len(new) == 0:
+            if fresh and not any(not t.close for t in new):
                 self.tracks.view = start + 1  # an empty first frame: the turn goes on
         return new
 
@@ -419,7 +454,7 @@ class People(object):
         if found is None:
             self.tracks.detected(False)
             return new
-        dets, fits = found
+        dets, fits, closes = found
         for k in range(len(dets.scores)):
             box = tuple(float(v) for v in dets.boxes[k])
             known = [t for t in self.tracks.people if t.is_detection(box)]
@@ -431,7 +466,8 @@ class People(object):
             if len(self.tracks.people) >= self.max_people:
                 continue
             roi = pr.detection_roi(dets.keypoints[k], w, h)
-            new.append(self.tracks.add(roi, float(dets.scores[k]), box, not fits[k]))
+            new.append(self.tracks.add(roi, float(dets.scores[k]), box, not fits[k],
+                                       bool(closes[k])))
         self.tracks.detected(True)
         return new
 
@@ -464,6 +500,10 @@ class People(object):
                     track.failures = 0
                     track.age += 1
                     done.append(track)
+                elif outcome == "rejected":
+                    # a low score that was not a close face: as if never detected (the
+                    # detector is not sent to look again for it)
+                    tracks.people.remove(track)
                 elif outcome == "failed":
                     failed = True
                     track.failures += 1
