@@ -380,6 +380,8 @@ def test_a_low_score_is_followed_only_as_a_face_filling_the_frame():
     present at CLOSE_PRESENCE and its face spans CLOSE_FACE of the frame height."""
     near = (120, 0, 520, 360)  # a head and shoulders that fill the frame
     low = float(np.log(0.45 / 0.55))  # score 0.45: under detect_score 0.5, over 0.4
+    stats = {"calls": {"detector": 0, "segmenter": 0}, "ms": {"detector": 0.0, "segmenter": 0.0},
+             "events": []}
     assert ppl.CLOSE_SCORE < 0.45 < 0.5
     faces = {}
     for span, presence, followed in ((120, 0.85, 1), (6, 0.85, 0), (120, 0.7, 0)):
@@ -399,12 +401,20 @@ def test_a_low_score_is_followed_only_as_a_face_filling_the_frame():
     r, _ = run(p, [near])
     assert r.people == 0 and r.calls == {"detector": 1, "segmenter": 1}
     assert not p.tracks.people and not p.tracks.detect_next
+    # a sure detection of the same person in a later view takes its place before the
+    # segmenter has seen it (the low score's ROI is not the one to crop)
+    p, det, _ = stage(detector=FakeDetector(score=low))
+    p.tracks.fresh = False
+    first = p._find_once(scene(W, H, [near]), W, H, stats)
+    assert [t.close for t in first] == [True]
+    det.logit = 4.0
+    p.tracks.view = 0
+    second = p._find_once(scene(W, H, [near]), W, H, stats)
+    assert [t.close for t in second] == [False] and p.tracks.people == second
     # the same detection scoring 0.5 or more needs neither
     p, _, _ = stage(segmenter=FakeSegmenter(presence=0.7))
     assert run(p, [near])[0].people == 1
     # with someone followed, a view's low scores are not decoded at all
-    stats = {"calls": {"detector": 0, "segmenter": 0}, "ms": {"detector": 0.0, "segmenter": 0.0},
-             "events": []}
     p, _, _ = stage(detector=FakeDetector(score=low))
     dets, _, closes = p._detect(scene(W, H, [near]), W, H, stats)
     assert len(dets.scores) == 1 and closes.tolist() == [True]

@@ -44,7 +44,8 @@ to CLOSE_SCORE: a face that fills the frame shows the detector too little body t
 it (and the selfie model, made for faces farther away, sees nothing there). Such a detection
 becomes a track only if the segmenter is present at CLOSE_PRESENCE and its face landmarks
 span CLOSE_FACE of the frame height; one that is not leaves no trace (the detector is not
-sent to look again for it, the views' turn goes on as if it had not been).
+sent to look again for it, the views' turn goes on as if it had not been), and a sure
+detection of the same person in a later view of the frame takes its place.
 
 Why the views: the detector finds a person by the head. In a 16:9 frame letterboxed to 224
 a person at 0.45 of the frame height has a face of a few pixels; a square of the frame's
@@ -458,6 +459,12 @@ class People(object):
         for k in range(len(dets.scores)):
             box = tuple(float(v) for v in dets.boxes[k])
             known = [t for t in self.tracks.people if t.is_detection(box)]
+            if not closes[k]:
+                # a sure detection takes the place of a low score's track (CLOSE_SCORE) that
+                # an earlier view of this frame gave and the segmenter has not seen yet
+                for t in [t for t in known if t.close and t.age == 0]:
+                    self.tracks.people.remove(t)
+                    known.remove(t)
             if known:
                 t = known[0]
                 if t.presence < self.track_presence and dets.scores[k] >= REANCHOR_SCORE:
@@ -495,6 +502,8 @@ class People(object):
         dropped = False
         while todo:
             for track in todo:
+                if track not in tracks.people:
+                    continue  # a low score's track a sure detection took the place of
                 outcome = self._segment(frame, w, h, track, canvas, stats)
                 if outcome == "ok":
                     track.failures = 0
