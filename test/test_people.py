@@ -416,11 +416,11 @@ def test_a_low_score_is_followed_only_as_a_face_filling_the_frame():
     assert run(p, [near])[0].people == 1
     # with someone followed, a view's low scores are not decoded at all
     p, _, _ = stage(detector=FakeDetector(score=low))
-    dets, _, closes = p._detect(scene(W, H, [near]), W, H, stats)
-    assert len(dets.scores) == 1 and closes.tolist() == [True]
+    dets, _, close = p._detect(scene(W, H, [near]), W, H, stats)
+    assert len(dets.scores) == 1 and close is True
     p.tracks.add(pr.Roi(0.9, 0.5, 0.1, 0.2, 0.0), 0.9)
     p.tracks.view = 0
-    dets, _, closes = p._detect(scene(W, H, [near]), W, H, stats)
+    dets, _, close = p._detect(scene(W, H, [near]), W, H, stats)
     assert len(dets.scores) == 0
 
 

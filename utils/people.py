@@ -226,6 +226,11 @@ class Tracks(object):
         """Is the person of a detection box already followed?"""
         return any(t.is_detection(box) for t in self.people)
 
+    def withdraw(self, track: Track) -> None:
+        """A low score's track (CLOSE_SCORE) goes as if never detected: the detector is not
+        sent to look again for it."""
+        self.people.remove(track)
+
     def drop(self, track: Track) -> None:
         self.people.remove(track)
         self.detect_next = True
@@ -296,11 +301,12 @@ class People(object):
 
     # -- the two models -----------------------------------------------------------------
     def _detect(self, frame, w, h, stats
-                ) -> Optional[Tuple[pd.Detections, np.ndarray, np.ndarray]]:
+                ) -> Optional[Tuple[pd.Detections, np.ndarray, bool]]:
         """One detector pass on the next view (person_crop.detector_views) -> detections
         in frame-normalised coordinates, which of them fit their view
-        (person_crop.fits_view; all do in the whole frame's) and which scored under
-        `detect_score` (CLOSE_SCORE), or None when the call failed."""
+        (person_crop.fits_view; all do in the whole frame's) and whether they are low
+        scores (under `detect_score`, down to CLOSE_SCORE: all or none of a view's), or None
+        when the call failed."""
         if self.views is None or self.views_size != (w, h):
             self.views = pc.detector_views(w, h, DETECTOR_SIZE) if self.zoom else \
                 pc.detector_views(w, h, DETECTOR_SIZE)[:1]
@@ -326,13 +332,12 @@ class People(object):
         if close:  # (see CLOSE_SCORE)
             dets = pd.detect(result.value[0], result.value[1], self.anchors,
                              view.plan.padding, CLOSE_SCORE)
-        closes = np.full(len(dets.scores), close)
         if view is self.views[0]:
-            return dets, np.ones(len(dets.scores), bool), closes
+            return dets, np.ones(len(dets.scores), bool), close
         fits = pc.fits_view(dets.keypoints, view, pr.ROI_SCALE)
         boxes = pc.view_to_frame(dets.boxes.reshape(-1, 2, 2), view, w, h).reshape(-1, 4)
         return pd.Detections(dets.scores, boxes,
-                             pc.view_to_frame(dets.keypoints, view, w, h)), fits, closes
+                             pc.view_to_frame(dets.keypoints, view, w, h)), fits, close
 
     def _run(self, model, name, image, stats):
         result = model.run([image.reshape(-1)])
@@ -445,9 +450,10 @@ class People(object):
         if any(not t.close for t in new) or fresh or (every and worked):
             for _ in range(len(self.views) - 1):
                 new += self._find_once(frame, w, h, stats)
-            if fresh and not any(not t.close for t in new):
+            if fresh and all(t.close for t in new):
                 self.tracks.view = start + 1  # an empty first frame: the turn goes on
-        return new
+        # (a later view's sure detection may have withdrawn an earlier view's low score)
+        return [t for t in new if t in self.tracks.people]
 
     def _find_once(self, frame, w, h, stats) -> List[Track]:
         found = self._detect(frame, w, h, stats)
@@ -455,15 +461,15 @@ class People(object):
         if found is None:
             self.tracks.detected(False)
             return new
-        dets, fits, closes = found
+        dets, fits, close = found
         for k in range(len(dets.scores)):
             box = tuple(float(v) for v in dets.boxes[k])
             known = [t for t in self.tracks.people if t.is_detection(box)]
-            if not closes[k]:
+            if not close:
                 # a sure detection takes the place of a low score's track (CLOSE_SCORE) that
                 # an earlier view of this frame gave and the segmenter has not seen yet
                 for t in [t for t in known if t.close and t.age == 0]:
-                    self.tracks.people.remove(t)
+                    self.tracks.withdraw(t)
                     known.remove(t)
             if known:
                 t = known[0]
@@ -474,7 +480,7 @@ class People(object):
                 continue
             roi = pr.detection_roi(dets.keypoints[k], w, h)
             new.append(self.tracks.add(roi, float(dets.scores[k]), box, not fits[k],
-                                       bool(closes[k])))
+                                       close))
         self.tracks.detected(True)
         return new
 
@@ -502,17 +508,13 @@ class People(object):
         dropped = False
         while todo:
             for track in todo:
-                if track not in tracks.people:
-                    continue  # a low score's track a sure detection took the place of
                 outcome = self._segment(frame, w, h, track, canvas, stats)
                 if outcome == "ok":
                     track.failures = 0
                     track.age += 1
                     done.append(track)
                 elif outcome == "rejected":
-                    # a low score that was not a close face: as if never detected (the
-                    # detector is not sent to look again for it)
-                    tracks.people.remove(track)
+                    tracks.withdraw(track)  # a low score that was not a close face
                 elif outcome == "failed":
                     failed = True
                     track.failures += 1
