@@ -153,6 +153,11 @@ class Track(object):
         self.guess = guess  # from a detection larger than its view: see GUESS_PRESENCE
         self.close = close  # from a detection under detect_score: see CLOSE_SCORE
 
+    @property
+    def on_trial(self) -> bool:
+        """A low score's track (CLOSE_SCORE) the segmenter has not confirmed yet."""
+        return self.close and self.age == 0
+
     def is_detection(self, box: Tuple[float, float, float, float]) -> bool:
         """Is a detection with this box (frame-normalised) this person? The detector's box
         is around the head: it holds this person's nose and not a neighbour's, where the
@@ -232,7 +237,8 @@ class Tracks(object):
         self.people.remove(track)
 
     def drop(self, track: Track) -> None:
-        self.people.remove(track)
+        """A followed person lost: the detector looks again next."""
+        self.withdraw(track)
         self.detect_next = True
 
     def merge(self, frame_w: int, frame_h: int) -> int:
@@ -358,7 +364,7 @@ class People(object):
         left the frame), 'rejected' (a low score, CLOSE_SCORE, that is not a close face) or
         'failed'."""
         outcome, mask, plan = self._segment_once(frame, w, h, track, stats)
-        if outcome == "lost" and track.close and track.age == 0:
+        if outcome == "lost" and track.on_trial:
             return "rejected"
         if outcome == "ok":
             box = pc.paste_max(mask, plan, w, h, canvas, self.paste_floor, self.paste_buffers)
@@ -419,7 +425,7 @@ class People(object):
         face = pts[:FACE]
         fx, fy = face.T.tolist()  # (Python numbers: np.ptp is two numpy calls each)
         track.face = float(max(max(fx) - min(fx), max(fy) - min(fy))) / h
-        if track.age == 0 and track.close and track.face < CLOSE_FACE:
+        if track.on_trial and track.face < CLOSE_FACE:
             return "lost", None, None  # a low score and not the close face it might be
         pts /= np.array([w, h], np.float64)
         if track.unsure == 0:
@@ -468,7 +474,7 @@ class People(object):
             if not close:
                 # a sure detection takes the place of a low score's track (CLOSE_SCORE) that
                 # an earlier view of this frame gave and the segmenter has not seen yet
-                for t in [t for t in known if t.close and t.age == 0]:
+                for t in [t for t in known if t.on_trial]:
                     self.tracks.withdraw(t)
                     known.remove(t)
             if known:
